@@ -15,33 +15,34 @@ Batch contract (what `lightning_modules` relies on): every batch is a dict with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import datasets
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from torchdata.stateful_dataloader import StatefulDataLoader
+from transformers import PreTrainedTokenizerBase
+
+from datamodules.batch_sampler import TokenWindowBatchSampler
+from datamodules.collate import PaddingCollator, WindowedExamples
+from datamodules.mixture import DataSource, Mixture, draw_mixture
+from datamodules.tokenized_files import (
+    LengthCapReport,
+    load_tokenizer,
+    tokenize_skillmix_file,
+    tokenize_text_corpus,
+)
+
+log = logging.getLogger(__name__)
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 SAMPLE_DATA = PACKAGE_ROOT / "sample_data" / "skillmix_sample.jsonl"
 """The bundled D(1)+D(2)+D(3) sample that the offline default trains on."""
 TINY_TOKENIZER = PACKAGE_ROOT.parent / "lightning_modules" / "assets" / "tiny-llama"
 """The project's own byte-level BPE tokenizer (built by scripts/build_tiny_assets.py)."""
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """One D(k) JSONL file in a training mixture.
-
-    Args:
-        path: The D(k) JSONL file.
-        count: Exactly this many examples from the file (after over-long ones are dropped); more than the
-            file holds repeats examples. Overrides `weight`.
-        weight: Multiplier on the file's size: 0.5 draws half of its examples, 2.0 uses each one twice.
-    """
-
-    path: str
-    count: int | None = None
-    weight: float = 1.0
 
 
 class SkillMixDataModule(LightningDataModule):
@@ -96,4 +97,132 @@ class SkillMixDataModule(LightningDataModule):
             cache_dir: Where tokenized datasets are cached (default: the Hugging Face datasets cache).
         """
         super().__init__()
+        if truncation not in ("drop", "right") or padding not in ("longest", "max_length"):
+            raise ValueError(f"unknown truncation {truncation!r} or padding {padding!r}")
+        if text_corpus is not None and text_ratio == 0.0:
+            rank_zero_warn(f"text_corpus {text_corpus} is given but text_ratio is 0, so it is not used")
         self.save_hyperparameters()
+        self.sources = [
+            DataSource(path=source) if isinstance(source, str) else source
+            for source in (train_files or [str(SAMPLE_DATA)])
+        ]
+        self.tokenizer: PreTrainedTokenizerBase | None = None
+        self.train_set: datasets.Dataset | None = None
+        self.val_set: datasets.Dataset | None = None
+
+    def prepare_data(self) -> None:
+        """Tokenize once per node before the other ranks set up (they then read the cache)."""
+        self._tokenize(load_tokenizer(self.hparams.tokenizer, self.hparams.chat_template))
+
+    def setup(self, stage: str) -> None:
+        if self.train_set is not None:
+            return
+        self.tokenizer = load_tokenizer(self.hparams.tokenizer, self.hparams.chat_template)
+        parts, reports, text = self._tokenize(self.tokenizer)
+        _report_length_cap(reports, self.hparams.max_length, self.hparams.truncation)
+        mixture = draw_mixture(
+            [len(part) for part in parts],
+            self.sources,
+            text_size=0 if text is None else len(text),
+            text_ratio=self.hparams.text_ratio,
+            subsample=self.hparams.subsample,
+            val_examples=self.hparams.val_examples,
+            seed=self.hparams.seed,
+        )
+        columns = ["input_ids", "labels", "num_targets", "length", "k"]
+        pool = datasets.concatenate_datasets(
+            [part.select_columns(columns) for part in parts + ([] if text is None else [text])]
+        )
+        self.train_set = pool.select(mixture.train)
+        self.val_set = pool.select(mixture.validation) if mixture.validation else None
+        _report_mixture(self.sources, mixture)
+
+    def _tokenize(
+        self, tokenizer: PreTrainedTokenizerBase
+    ) -> tuple[list[datasets.Dataset], list[LengthCapReport], datasets.Dataset | None]:
+        settings = {"num_proc": self.hparams.num_proc, "cache_dir": self.hparams.cache_dir}
+        cap = {"max_length": self.hparams.max_length}
+        parts, reports = [], []
+        for source in self.sources:
+            part, report = tokenize_skillmix_file(
+                source.path, tokenizer, truncation=self.hparams.truncation, **cap, **settings
+            )
+            parts.append(part)
+            reports.append(report)
+        text = None
+        if self.hparams.text_corpus is not None and self.hparams.text_ratio > 0:
+            text = tokenize_text_corpus(self.hparams.text_corpus, tokenizer, **cap, **settings)
+        return parts, reports, text
+
+    def _loader(
+        self, examples: datasets.Dataset, shuffle: bool, accumulate_grad_batches: int
+    ) -> StatefulDataLoader:
+        assert self.tokenizer is not None, "setup() builds the tokenizer before any dataloader"
+        trainer = self.trainer
+        pad_token_id = self.tokenizer.pad_token_id
+        if pad_token_id is None:
+            pad_token_id = self.tokenizer.eos_token_id  # any real id works: padding is masked and unlabelled
+        longest = self.hparams.padding == "longest"
+        sampler = TokenWindowBatchSampler(
+            lengths=examples["length"],
+            num_targets=examples["num_targets"],
+            batch_size=self.hparams.batch_size,
+            accumulate_grad_batches=accumulate_grad_batches,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+            shuffle=shuffle,
+            bucket_batches=self.hparams.bucket_batches if longest else None,
+            seed=self.hparams.seed,
+        )
+        return StatefulDataLoader(
+            WindowedExamples(examples),
+            batch_sampler=sampler,
+            collate_fn=PaddingCollator(pad_token_id, pad_to=None if longest else self.hparams.max_length),
+            num_workers=self.hparams.num_workers,
+        )
+
+    def train_dataloader(self) -> StatefulDataLoader:
+        assert self.train_set is not None, "call setup() first"
+        accumulate = self.trainer.accumulate_grad_batches if self.trainer is not None else 1
+        return self._loader(self.train_set, shuffle=True, accumulate_grad_batches=accumulate)
+
+    def val_dataloader(self) -> StatefulDataLoader | list:
+        """Batches of the held-out examples; an empty list (no validation) when `val_examples` is 0."""
+        if self.val_set is None:
+            return []
+        return self._loader(self.val_set, shuffle=False, accumulate_grad_batches=1)
+
+
+WARN_ABOVE = 0.03
+"""Share of a k's examples cut or dropped by the length cap above which setup warns."""
+
+
+def _report_length_cap(reports: Sequence[LengthCapReport], max_length: int, truncation: str) -> None:
+    """One line per file and k; a warning where the cap touches more than WARN_ABOVE of the examples."""
+    for report in reports:
+        for k in sorted(report.examples):
+            total, over, dropped = report.examples[k], report.over_length[k], report.dropped[k]
+            message = (
+                f"{Path(report.path).name}, k={k}: {total} examples, {over} longer than {max_length} tokens"
+            )
+            if truncation == "drop":
+                message += f" dropped ({over / total:.1%})"
+            else:
+                message += f" cut at the end ({over / total:.1%})"
+            if dropped > (over if truncation == "drop" else 0):
+                message += f", {dropped} dropped for lack of any answer token within the cap"
+            if max(over, dropped) / total > WARN_ABOVE:
+                rank_zero_warn(f"{message}: more than {WARN_ABOVE:.0%}, consider max_length or truncation")
+            else:
+                rank_zero_info(message)
+
+
+def _report_mixture(sources: Sequence[DataSource], mixture: Mixture) -> None:
+    drawn = ", ".join(
+        f"{Path(source.path).name}: {count}"
+        for source, count in zip(sources, mixture.train_per_source, strict=True)
+    )
+    rank_zero_info(
+        f"training mixture: {len(mixture.train)} examples ({drawn}; plain-text chunks: {mixture.text}); "
+        f"validation: {len(mixture.validation)}"
+    )
