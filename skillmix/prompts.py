@@ -120,10 +120,15 @@ def sentences_phrase(k: int) -> str:
 
 def rubric_criteria(skills: Sequence[Skill], topic: str) -> list[str]:
     """The k+3 rubric labels, in the order the grader is asked to score them."""
-    return [f"Correctly illustrates {skill.name.strip().lower()}" for skill in skills] + [
+    return rubric_criteria_for_names([skill.name for skill in skills], topic)
+
+
+def rubric_criteria_for_names(skill_names: Sequence[str], topic: str) -> list[str]:
+    """`rubric_criteria` from the skill names alone (all a record holds)."""
+    return [f"Correctly illustrates {name.strip().lower()}" for name in skill_names] + [
         f"Pertains to {topic}",
         "Text makes sense",
-        f"At most {sentences_phrase(len(skills))}",
+        f"At most {sentences_phrase(len(skill_names))}",
     ]
 
 

@@ -1,0 +1,197 @@
+"""SKILL-MIX metrics, aggregated as the reference does (see docs/protocol.md):
+
+1. per generation: majority vote per point over its grading rounds; the length point replaced by the
+   programmatic sentence count; a skill whose name the answer spells out loses its point;
+2. per generation: Ratio of Full Marks (all k+3 points), Ratio of All Skills (all k skill points and at least
+   2 of the other 3), Skills Fraction (skill points / k if all 3 others are earned, else 0);
+3. per combination: max (or mean) over its generation rounds; then mean over combinations, standard error.
+
+Unscored gradings are left out of the vote and counted; a generation with no scored grading is left out of
+its combination, and a combination with no scored generation is left out of the mean and counted. The
+`reference_compat` option instead reads an unscored grading as all zeros, as the reference does.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from skillmix.records import GradedGeneration
+from skillmix.text_checks import named_skills, within_sentence_limit
+
+logger = logging.getLogger(__name__)
+
+GenerationAggregate = Literal["max", "mean"]
+METRIC_NAMES = ("full_marks", "all_skills", "skills_fraction")
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """How points become metrics; the defaults are the paper's."""
+
+    programmatic_length: bool = True
+    """Replace the grader's "At most n sentences" point with our own sentence count."""
+    name_penalty: bool = True
+    """A skill whose name (cut at "(") appears in the answer gets 0 for that skill."""
+    generation_aggregate: GenerationAggregate = "max"
+    """How a combination's generation rounds are combined."""
+    reference_compat: bool = False
+    """Count unscored gradings as all-zero points, as the reference does (labelled in every report)."""
+
+
+@dataclass(frozen=True)
+class GenerationScore:
+    """One generation's metrics; `scored` is False when none of its gradings could be used."""
+
+    combination: Hashable
+    scored: bool
+    full_marks: float
+    all_skills: float
+    skills_fraction: float
+    gradings: int
+    unscored_gradings: int
+
+
+@dataclass
+class Summary:
+    """Metrics over combinations, with their standard errors (None below 2 combinations)."""
+
+    n: int
+    full_marks: float | None
+    all_skills: float | None
+    skills_fraction: float | None
+    full_marks_se: float | None
+    all_skills_se: float | None
+    skills_fraction_se: float | None
+    gradings: int
+    unscored: int
+    unscored_combinations: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def majority_vote(rounds: Sequence[Sequence[int]]) -> list[int]:
+    """Per point: 1 when more than half of the rounds give it; a tie is 0 (reference: round half to even)."""
+    return [int(2 * sum(column) > len(rounds)) for column in zip(*rounds, strict=True)]
+
+
+def point_metrics(points: Sequence[int], k: int) -> tuple[float, float, float]:
+    """(full marks, all skills, skills fraction) of one set of k+3 points."""
+    skill_points, other_points = sum(points[:k]), sum(points[k:])
+    full_marks = float(skill_points + other_points == k + 3)
+    all_skills = float(skill_points == k and other_points >= 2)
+    skills_fraction = skill_points / k if other_points == 3 else 0.0
+    return full_marks, all_skills, skills_fraction
+
+
+def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:
+    k = record.k
+    rounds = [grading.points for grading in record.gradings if grading.points is not None]
+    unscored = len(record.gradings) - len(rounds)
+    if options.reference_compat:
+        rounds += [(0,) * (k + 3)] * unscored
+    if not rounds:
+        return GenerationScore(record.combination, False, 0.0, 0.0, 0.0, len(record.gradings), unscored)
+    points = majority_vote(rounds)
+    if options.programmatic_length:
+        points[-1] = int(within_sentence_limit(record.answer, k))
+    if options.name_penalty:
+        for index, named in enumerate(named_skills(record.answer, record.skills)):
+            if named:
+                points[index] = 0
+    return GenerationScore(
+        record.combination, True, *point_metrics(points, k), len(record.gradings), unscored
+    )
+
+
+def summarize(
+    scores: Iterable[GenerationScore], generation_aggregate: GenerationAggregate = "max"
+) -> Summary:
+    """Combine generation rounds per combination, then average over combinations."""
+    by_combination: dict[Hashable, list[GenerationScore]] = defaultdict(list)
+    gradings = unscored = 0
+    for score in scores:
+        by_combination[score.combination].append(score)
+        gradings += score.gradings
+        unscored += score.unscored_gradings
+    per_metric: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
+    unscored_combinations = 0
+    for generations in by_combination.values():
+        scored = [g for g in generations if g.scored]
+        if not scored:
+            unscored_combinations += 1
+            continue
+        for name in METRIC_NAMES:
+            values = [getattr(g, name) for g in scored]
+            per_metric[name].append(
+                max(values) if generation_aggregate == "max" else sum(values) / len(values)
+            )
+    means = {name: _mean_and_se(values) for name, values in per_metric.items()}
+    return Summary(
+        n=len(per_metric["full_marks"]),
+        full_marks=means["full_marks"][0],
+        all_skills=means["all_skills"][0],
+        skills_fraction=means["skills_fraction"][0],
+        full_marks_se=means["full_marks"][1],
+        all_skills_se=means["all_skills"][1],
+        skills_fraction_se=means["skills_fraction"][1],
+        gradings=gradings,
+        unscored=unscored,
+        unscored_combinations=unscored_combinations,
+    )
+
+
+def aggregate(
+    records: Iterable[GradedGeneration], options: ScoringOptions = ScoringOptions()
+) -> dict[tuple, Summary]:
+    """One `Summary` per record group (run, setting, checkpoint, k, seed, grader), with round warnings."""
+    groups: dict[tuple, list[GradedGeneration]] = defaultdict(list)
+    for record in records:
+        groups[record.group].append(record)
+    summaries = {}
+    for key, members in sorted(groups.items(), key=lambda item: repr(item[0])):
+        summary = summarize((score_generation(r, options) for r in members), options.generation_aggregate)
+        summary.warnings = _uneven_round_warnings(members)
+        for warning in summary.warnings:
+            logger.warning("%s: %s", _describe(key), warning)
+        summaries[key] = summary
+    return summaries
+
+
+def _uneven_round_warnings(records: Sequence[GradedGeneration]) -> list[str]:
+    combinations_of: dict[int, set] = defaultdict(set)
+    gradings_of: dict[int, set[int]] = defaultdict(set)
+    for record in records:
+        combinations_of[record.generation_round].add(record.combination)
+        gradings_of[record.generation_round].add(len(record.gradings))
+    everything = set().union(*combinations_of.values())
+    warnings = [
+        f"generation round {round_} has {len(combos)} of the {len(everything)} combinations"
+        for round_, combos in sorted(combinations_of.items())
+        if len(combos) < len(everything)
+    ]
+    counts = set().union(*gradings_of.values())
+    if len(counts) > 1:
+        warnings.append(f"uneven grading rounds per generation: {', '.join(map(str, sorted(counts)))}")
+    return warnings
+
+
+def _describe(key: tuple) -> str:
+    run, setting, checkpoint, k, seed, grader = key
+    parts = [f"run={run}", f"setting={setting}", f"k={k}"]
+    parts += [f"checkpoint={checkpoint}"] if checkpoint is not None else []
+    parts += [f"seed={seed}"] if seed is not None else []
+    return " ".join([*parts, f"grader={grader}"])
+
+
+def _mean_and_se(values: Sequence[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance / len(values))
