@@ -1,0 +1,179 @@
+"""The fine-tuning system: a thin LightningModule around a Hugging Face causal LM."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
+from torch import Tensor
+from torch.distributed.fsdp import MixedPrecisionPolicy
+from torch.distributed.tensor import DTensor
+from torchmetrics import MeanMetric
+from transformers import PreTrainedModel
+
+from lightning_modules.fsdp import checkpoint_decoder_layers, load_from_rank0, shard_model
+from lightning_modules.hf_model import TINY_LLAMA, empty_causal_lm, load_causal_lm
+from lightning_modules.schedules import WarmupConstantLR
+
+IGNORE_INDEX = -100
+
+
+class CausalLMModule(LightningModule):
+    """Full fine-tuning of a causal LM with the loss on answer tokens, single device or FSDP2-sharded."""
+
+    def __init__(
+        self,
+        model_name_or_path: str = TINY_LLAMA,
+        random_init: bool = False,
+        attn_implementation: str = "sdpa",
+        activation_checkpointing: bool = False,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: LRSchedulerCallable = WarmupConstantLR,
+    ) -> None:
+        """
+        Args:
+            model_name_or_path: Hugging Face hub id or local directory of the model (and of its tokenizer,
+                which is linked to `data.tokenizer`). Default: the project's tiny 2-layer Llama, which ships
+                a config but no weights (use it with `random_init: true`).
+            random_init: Initialise the weights from the config (seeded by `seed_everything`) instead of
+                loading pretrained ones.
+            attn_implementation: Attention kernel passed to transformers ("sdpa", "eager", ...).
+            activation_checkpointing: Recompute each decoder layer's activations in the backward pass
+                (saves most activation memory for ~1/3 more compute).
+            optimizer: Optimizer factory, called with the parameters (e.g. `torch.optim.Adam` with `lr`).
+            scheduler: LR scheduler factory, called with the optimizer and stepped once per optimizer step.
+        """
+        super().__init__()
+        # The factories are code, not data: keeping them out of the checkpoint lets it load with
+        # weights_only=True. The resolved config.yaml that the CLI writes records them.
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.model: PreTrainedModel | None = None
+        self.val_loss = MeanMetric()
+        self._step_stats: Tensor | None = None
+        self._global_targets: Tensor | None = None
+        self._last_step_end = 0.0
+
+    def configure_model(self) -> None:
+        # Lightning calls this for every fit/validate/test run; build once.
+        if self.model is not None:
+            return
+        hp = self.hparams
+        load = partial(
+            load_causal_lm,
+            hp["model_name_or_path"],
+            random_init=hp["random_init"],
+            attn_implementation=hp["attn_implementation"],
+        )
+        mesh = self.device_mesh
+        if mesh is None:
+            model = load()
+            if hp["activation_checkpointing"]:
+                checkpoint_decoder_layers(model)
+            self.model = model
+            return
+        if mesh["tensor_parallel"].size() != 1:
+            raise ValueError(
+                "CausalLMModule shards with FSDP only: set `trainer.strategy.data_parallel_size` to the "
+                "number of processes (devices x nodes) and `tensor_parallel_size: 1` in ModelParallelStrategy"
+            )
+        # Every rank shards an empty skeleton; only rank 0 loads the full weights (one copy in host memory)
+        # and broadcasts each rank its shards.
+        data_parallel = mesh["data_parallel"]
+        model = empty_causal_lm(hp["model_name_or_path"], hp["attn_implementation"])
+        if hp["activation_checkpointing"]:
+            checkpoint_decoder_layers(model)
+        shard_model(model, data_parallel, self._fsdp_mixed_precision())
+        device = self.trainer.strategy.root_device
+        model.to_empty(device=device)
+        load_from_rank0(model, load() if data_parallel.get_rank() == 0 else None, device)
+        self.model = model
+
+    def _fsdp_mixed_precision(self) -> MixedPrecisionPolicy:
+        """bf16 compute and communication of parameters, fp32 gradient reduction, fp32 master weights."""
+        precision = str(self.trainer.precision)
+        if precision in ("bf16-true", "16-true"):
+            rank_zero_warn(
+                f"precision={precision!r} keeps the master weights in low precision: with Adam at lr 2e-5 "
+                "most updates round to zero. Use precision 'bf16-mixed' (fp32 master weights, bf16 compute)."
+            )
+        if precision == "bf16-mixed":
+            return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        return MixedPrecisionPolicy()
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        assert self.model is not None, "configure_model() builds the model"
+        # no KV cache: nothing reuses it, and recomputed (checkpointed) layers would append to it twice
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+
+    def summed_token_loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Sum of next-token cross-entropies over the batch's target tokens, and their count."""
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        targets = batch["labels"][:, 1:]
+        predictions = logits[:, :-1].flatten(0, 1).float()
+        loss_sum = F.cross_entropy(predictions, targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
+        return loss_sum, (targets != IGNORE_INDEX).sum()
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss_sum, targets = self.summed_token_loss(batch)
+        # The loss is the mean over every target token of the global batch (all micro-batches of the step on
+        # all ranks). Lightning divides the returned loss by accumulate_grad_batches and FSDP averages
+        # gradients over ranks; multiplying by both makes the gradient exactly d(global token mean)/dθ.
+        self._global_targets = self._all_reduce_sum(batch["loss_tokens_in_step"]).clamp(min=1)
+        scale = self.trainer.world_size * self.trainer.accumulate_grad_batches / self._global_targets
+        stats = torch.stack(
+            [loss_sum.detach(), batch["attention_mask"].sum().to(loss_sum.dtype), targets.to(loss_sum.dtype)]
+        )
+        self._step_stats = stats if self._step_stats is None else self._step_stats + stats
+        return loss_sum * scale
+
+    def on_train_start(self) -> None:
+        self._last_step_end = time.perf_counter()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Runs once per optimizer step, after the whole accumulation window's backward passes.
+        assert self._step_stats is not None and self._global_targets is not None
+        loss_sum, real_tokens, target_tokens = self._all_reduce_sum(self._step_stats)
+        now = time.perf_counter()
+        elapsed = max(now - self._last_step_end, 1e-9)
+        self._last_step_end = now
+        self._step_stats = None
+        self.log("train/loss", loss_sum / self._global_targets, prog_bar=True)
+        self.log_dict(
+            {
+                "train/lr": float(optimizer.param_groups[0]["lr"]),
+                "train/grad_norm": self._grad_norm(),
+                "train/tokens_per_s": real_tokens / elapsed,
+                "train/answer_tokens_per_s": target_tokens / elapsed,
+            }
+        )
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        loss_sum, targets = self.summed_token_loss(batch)
+        if targets > 0:
+            self.val_loss.update(loss_sum / targets, weight=targets)
+        self.log("val/loss", self.val_loss, prog_bar=True)
+
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+        assert self.model is not None, "configure_model() builds the model"
+        optimizer = self.optimizer_factory(self.model.parameters())
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _all_reduce_sum(self, tensor: Tensor) -> Tensor:
+        # clone: the reduction is in place and the input may be a batch tensor
+        return self.trainer.strategy.reduce(tensor.clone(), reduce_op="sum")
+
+    def _grad_norm(self) -> Tensor:
+        """L2 norm of the full gradient (before clipping), also when it is sharded across ranks."""
+        assert self.model is not None
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+        return norm.full_tensor() if isinstance(norm, DTensor) else norm
