@@ -68,6 +68,10 @@ def draw_mixture(
     if text_ratio > 0 and text_size == 0:
         raise ValueError("text_ratio > 0 needs a text corpus with at least one chunk")
     skillmix_size = sum(source_sizes)
+    if skillmix_size == 0:
+        raise ValueError(
+            "no usable SKILL-MIX examples: every one was dropped by the length cap or the files are empty"
+        )
     if not 0 <= val_examples < skillmix_size:
         raise ValueError(f"val_examples must be in [0, {skillmix_size}) for {skillmix_size} usable examples")
     generator = torch.Generator().manual_seed(seed)
