@@ -1,0 +1,152 @@
+"""An in-process Hugging Face chat model, for graders or teachers that run locally.
+
+Concurrent requests are gathered into batches and run through one `generate` call each (left padding,
+KV cache), in a worker thread so the event loop stays free. Requests batch together only when their
+sampling parameters match, since `generate` takes one set per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from graders.interface import Completion, Message, SamplingParams, Usage
+
+
+@dataclass
+class _Pending:
+    messages: Sequence[Message]
+    params: SamplingParams
+    num_samples: int
+    future: asyncio.Future[Completion] = field(repr=False)
+
+
+class HuggingFaceBackend:
+    """Args:
+    model: A local folder or hub id that `from_pretrained` can load; it must ship a chat template.
+    batch_size: Most prompts per `generate` call.
+    device: Where the model runs ("cpu", "cuda", "cuda:1", ...).
+    dtype: Weights dtype ("auto" keeps the checkpoint's).
+    max_samples_per_call: Most samples (`num_return_sequences`) per prompt in one call.
+    """
+
+    provider = "hf"
+    base_url = ""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        batch_size: int = 8,
+        device: str = "cpu",
+        dtype: str = "auto",
+        max_samples_per_call: int = 8,
+    ) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.max_samples_per_call = max_samples_per_call
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        if self.tokenizer.chat_template is None:
+            raise ValueError(f"{model}: the tokenizer has no chat template; pick a chat model")
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+        self.device = torch.device(device)
+        self.network = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype, device_map=self.device)
+        self.network.eval()
+        self._pending: list[_Pending] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def complete(
+        self, messages: Sequence[Message], params: SamplingParams, num_samples: int, timeout: float | None
+    ) -> Completion:
+        loop = asyncio.get_running_loop()
+        pending = _Pending(messages, params, num_samples, loop.create_future())
+        self._pending.append(pending)
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain())
+        return await pending.future
+
+    async def _drain(self) -> None:
+        await asyncio.sleep(0)  # let requests dispatched in the same tick join the first batch
+        while self._pending:
+            first = self._pending[0]
+            batch = [
+                p for p in self._pending if (p.params, p.num_samples) == (first.params, first.num_samples)
+            ][: self.batch_size]
+            for item in batch:
+                self._pending.remove(item)
+            batch = [item for item in batch if not item.future.done()]
+            if not batch:
+                continue
+            try:
+                completions = await asyncio.to_thread(
+                    self.generate_batch, [item.messages for item in batch], first.params, first.num_samples
+                )
+            except Exception as error:  # handed to every waiting caller, who re-raises it
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+                continue
+            for item, completion in zip(batch, completions, strict=True):
+                if not item.future.done():
+                    item.future.set_result(completion)
+
+    @torch.inference_mode()
+    def generate_batch(
+        self, conversations: Sequence[Sequence[Message]], params: SamplingParams, num_samples: int
+    ) -> list[Completion]:
+        """One left-padded `generate` call for all conversations; `num_samples` texts for each."""
+        prompts = [
+            self.tokenizer.apply_chat_template(
+                [{"role": m["role"], "content": m["content"]} for m in c],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+            for c in conversations
+        ]
+        encoded = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
+        ).to(self.device)
+        sampling: dict[str, object] = {"do_sample": bool(params.temperature)}
+        if params.temperature:
+            sampling["temperature"] = params.temperature
+            if params.top_p is not None:
+                sampling["top_p"] = params.top_p
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+        output = self.network.generate(
+            **encoded,
+            max_new_tokens=params.max_tokens,
+            num_return_sequences=num_samples,
+            pad_token_id=self.tokenizer.pad_token_id,
+            **sampling,
+        )
+        generated = output[:, encoded["input_ids"].shape[1] :]
+        prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
+        completions = []
+        for i, tokens in enumerate(prompt_tokens):
+            rows = generated[i * num_samples : (i + 1) * num_samples]
+            lengths = [self._generated_length(row) for row in rows]
+            texts = tuple(
+                str(self.tokenizer.decode(row[:n], skip_special_tokens=True))
+                for row, n in zip(rows, lengths, strict=True)
+            )
+            completions.append(Completion(texts, Usage(int(tokens), sum(lengths)), model=self.model))
+        return completions
+
+    def _generated_length(self, row: torch.Tensor) -> int:
+        """Tokens up to and including the first end-of-sequence token (the rest is padding)."""
+        eos = self.network.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos]
+        hits = torch.isin(row, torch.tensor([i for i in eos_ids if i is not None], device=row.device))
+        positions = hits.nonzero()
+        return int(positions[0, 0]) + 1 if len(positions) else int(row.shape[0])
+
+    async def aclose(self) -> None:
+        if self._worker is not None:
+            await self._worker
