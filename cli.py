@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-PROJECT_COMMANDS: dict[str, str] = {}
+PROJECT_COMMANDS: dict[str, str] = {
+    "compare": "skillmix.compare:compare",
+}
 """Command name -> "module:function" for commands that are not Trainer runs."""
 
 

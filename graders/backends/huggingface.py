@@ -56,7 +56,8 @@ class HuggingFaceBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
         self.device = torch.device(device)
-        self.network = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype, device_map=self.device)
+        self.network = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype)
+        self.network.to(self.device)  # type: ignore[arg-type]  # transformers types `to` as unbound
         self.network.eval()
         self._pending: list[_Pending] = []
         self._worker: asyncio.Task[None] | None = None
