@@ -1,0 +1,103 @@
+"""`python cli.py compare`: SKILL-MIX metrics of graded records, one row per run, setting, k and seed.
+
+Sources of graded records are pluggable: each `RecordSource` says whether it can read a path and reads it
+into `GradedGeneration`s; the aggregation never knows where records came from.
+"""
+
+from __future__ import annotations
+
+import json as json_lib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
+from skillmix.records import GradedGeneration
+from skillmix.reference_layout import is_reference_layout, read_reference_layout
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordSource:
+    name: str
+    can_read: Callable[[Path], bool]
+    read: Callable[[Path], list[GradedGeneration]]
+
+
+RECORD_SOURCES: list[RecordSource] = [
+    RecordSource("reference SKILL-MIX layout", is_reference_layout, read_reference_layout),
+]
+"""Tried in order for each PATH; the first that can read it does."""
+
+
+def read_records(path: Path) -> list[GradedGeneration]:
+    for source in RECORD_SOURCES:
+        if source.can_read(path):
+            logger.info("%s: reading as %s", path, source.name)
+            return source.read(path)
+    known = ", ".join(source.name for source in RECORD_SOURCES)
+    raise ValueError(f"{path}: no graded records found. Fix: pass a folder in one of these layouts: {known}.")
+
+
+def compare_rows(paths: Sequence[Path], options: ScoringOptions) -> list[dict[str, Any]]:
+    """The rows `compare` prints, as JSON-ready dicts."""
+    records = [record for path in paths for record in read_records(Path(path))]
+    rows = []
+    for (run, setting, checkpoint, k, seed, grader), summary in aggregate(records, options).items():
+        row: dict[str, Any] = {"run": run, "setting": setting, "checkpoint": checkpoint, "k": k, "seed": seed}
+        row |= {"grader": grader, "n": summary.n}
+        for name in METRIC_NAMES:
+            row[name] = getattr(summary, name)
+            row[f"{name}_se"] = getattr(summary, f"{name}_se")
+        row |= {
+            "unscored": summary.unscored,
+            "gradings": summary.gradings,
+            "unscored_combinations": summary.unscored_combinations,
+            "reference_compat": options.reference_compat,
+            "warnings": summary.warnings,
+        }
+        rows.append(row)
+    return rows
+
+
+def compare(
+    paths: Path | list[Path],
+    json: bool = False,
+    name_penalty: bool = True,
+    plot: Path | None = None,
+    programmatic_length: bool = True,
+    generation_aggregate: GenerationAggregate = "max",
+    reference_compat: bool = False,
+) -> None:
+    """Compare SKILL-MIX results: Ratio of Full Marks, Ratio of All Skills and Skills Fraction per run.
+
+    Every grader reply is re-parsed with this project's rubric parser. Rows are per (run, setting,
+    checkpoint, k, seed); unscored gradings are counted in `unscored`, never scored as 0 (unless
+    --reference_compat true). Several paths: compare '[RUN_A, RUN_B]'.
+
+    Args:
+        paths: A folder of graded records (the reference SKILL-MIX layout), or a list of them.
+        json: Print one JSON document (a list of rows) instead of a table.
+        name_penalty: A skill whose name (cut at "(") appears in the answer gets 0 for that skill.
+        plot: Also draw the metrics (per checkpoint where there are checkpoints) into this PNG file.
+        programmatic_length: Replace the grader's length point with the reference's sentence count.
+        generation_aggregate: Combine a combination's generation rounds by "max" (the paper) or "mean".
+        reference_compat: Score unscored gradings as all zeros, as the reference implementation does.
+    """
+    options = ScoringOptions(programmatic_length, name_penalty, generation_aggregate, reference_compat)
+    rows = compare_rows(paths if isinstance(paths, list) else [paths], options)
+    if json:
+        sys.stdout.write(json_lib.dumps(rows, indent=2) + "\n")
+    else:
+        from skillmix.compare_report import print_table
+
+        print_table(rows)
+    if plot is not None:
+        from skillmix.compare_report import plot_rows
+
+        plot_rows(rows, plot)
+        logger.info("wrote %s", plot)
