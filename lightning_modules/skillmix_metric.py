@@ -44,7 +44,7 @@ class SkillMixMetric(Metric):
     unscored_gradings: torch.Tensor
 
     def __init__(self, options: ScoringOptions | None = None, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.options = options or ScoringOptions()
         for name in _PER_GENERATION_STATES:
             self.add_state(name, default=[], dist_reduce_fx="cat")

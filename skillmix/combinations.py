@@ -43,7 +43,7 @@ def sample_combinations(
     rng = random.Random(seed)
     pool = list(skills)
     seen: set[tuple[frozenset[str], str]] = set()
-    combinations = []
+    combinations: list[Combination] = []
     while len(combinations) < n:
         rng.shuffle(pool)
         chosen = pool[:k]

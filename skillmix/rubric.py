@@ -99,7 +99,7 @@ def read_marks(reply: str, criteria: Sequence[str]) -> MarkSheet:
     """All criterion values found in the reply's rubric tables and "Point earned: N" items."""
     labels = CriteriaLabels(criteria)
     sheet = MarkSheet(criteria=list(criteria))
-    table_lines = set()
+    table_lines: set[int] = set()
     for table in _tables(reply):
         table_lines.update(line for line, _ in table)
         _read_table([cells for _, cells in table], labels, sheet)
