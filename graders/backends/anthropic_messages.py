@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import anthropic
 
-from graders.backends.sdk_errors import translate_sdk_error
+from graders.backends.sdk_errors import sdk_errors_translated
 from graders.credentials import require_env
 from graders.interface import BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
 
@@ -71,14 +72,17 @@ class AnthropicBackend:
             raise ValueError(f"the Messages API returns one sample per call, asked for {num_samples}")
         body = self.request_params(messages, params)
         sampling = {name: body.pop(name) for name in ("temperature", "top_p") if name in body}
-        try:
+        with self.translated_errors():
             message = await self._client.messages.create(**body, extra_body=sampling or None, timeout=timeout)
-        except Exception as error:
-            translated = translate_sdk_error(error, anthropic, self._secret)
-            if translated is None:
-                raise
-            raise translated from None
         return parse_message(message.model_dump(), fallback_model=self.model)
+
+    @property
+    def sdk_client(self) -> anthropic.AsyncAnthropic:
+        """The SDK client (for the batch API); it holds the key, so never log or save it."""
+        return self._client
+
+    def translated_errors(self) -> AbstractContextManager[None]:
+        return sdk_errors_translated(anthropic, self._secret)
 
     async def aclose(self) -> None:
         await self._client.close()

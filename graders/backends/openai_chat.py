@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import openai
 
-from graders.backends.sdk_errors import translate_sdk_error
+from graders.backends.sdk_errors import sdk_errors_translated
 from graders.credentials import require_env
 from graders.interface import BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
 
@@ -83,16 +84,19 @@ class OpenAIBackend:
     async def complete(
         self, messages: Sequence[Message], params: SamplingParams, num_samples: int, timeout: float | None
     ) -> Completion:
-        try:
+        with self.translated_errors():
             response = await self._client.chat.completions.create(
                 **self.request_body(messages, params, num_samples), timeout=timeout
             )
-        except Exception as error:
-            translated = translate_sdk_error(error, openai, self._secret)
-            if translated is None:
-                raise
-            raise translated from None
         return parse_chat_completion(response.model_dump(), fallback_model=self.model)
+
+    @property
+    def sdk_client(self) -> openai.AsyncOpenAI:
+        """The SDK client (for the batch API); it holds the key, so never log or save it."""
+        return self._client
+
+    def translated_errors(self) -> AbstractContextManager[None]:
+        return sdk_errors_translated(openai, self._secret)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -7,6 +7,8 @@ function handles both: it is given the SDK module and looks the classes up there
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 from graders.credentials import redact
@@ -42,3 +44,15 @@ def translate_sdk_error(error: Exception, sdk: ModuleType, secret: str | None) -
     if isinstance(error, (json.JSONDecodeError, sdk.APIResponseValidationError)):
         return BackendError(ErrorKind.MALFORMED, f"unreadable response body: {message}")
     return None
+
+
+@contextmanager
+def sdk_errors_translated(sdk: ModuleType, secret: str | None) -> Iterator[None]:
+    """Re-raise the SDK's provider failures inside the block as (redacted) `BackendError`s."""
+    try:
+        yield
+    except Exception as error:
+        translated = translate_sdk_error(error, sdk, secret)
+        if translated is None:
+            raise
+        raise translated from None
