@@ -12,6 +12,7 @@ import sys
 
 PROJECT_COMMANDS: dict[str, str] = {
     "compare": "skillmix.compare:compare",
+    "grade": "graders.grade_command:grade",
 }
 """Command name -> "module:function" for commands that are not Trainer runs."""
 

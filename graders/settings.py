@@ -49,7 +49,7 @@ class ClientSettings:
     max_attempts: int = 6
     max_retry_seconds: float = 600.0
     cache: Path | None = None
-    cache_mode: CacheMode = CacheMode.USE
+    cache_mode: Literal["use", "refresh", "off"] = "use"
     budget_usd: float | None = None
     prices: Path | None = None
     device: str = "cpu"

@@ -1,0 +1,251 @@
+"""`python cli.py grade RECORDS.jsonl`: re-grade existing evaluation records with another grader, without
+regenerating. New records go beside the old ones, one line per record as soon as its grading finishes;
+a re-run skips what is done, so an interrupted run (or one stopped by its budget) resumes where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from graders.batch.jobs import collect_batches, submit_batches
+from graders.progress import RichProgress
+from graders.settings import ClientSettings
+from graders.skillmix_grader import GradingItem, SkillMixGrader
+from skillmix.answers import extract_answer
+from skillmix.catalog import Catalog, load_catalog
+
+log = logging.getLogger(__name__)
+
+IDENTITY_FIELDS = (
+    "id",
+    "run",
+    "checkpoint",
+    "setting",
+    "k",
+    "combination_index",
+    "skills",
+    "topic",
+    "generation_round",
+)
+"""The fields that name one record (absent ones count as null); never its position in the file."""
+
+
+def record_identity(record: dict[str, Any]) -> str:
+    fields = {name: record.get(name) for name in IDENTITY_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    line: int
+    record: dict[str, Any]
+    item: GradingItem
+
+
+def grade(
+    records: Path,
+    output: Path | None = None,
+    client: ClientSettings | None = None,
+    rounds: int = 3,
+    template: str = "gpt",
+    temperature: float | None = 1.0,
+    seed: int | None = None,
+    max_tokens: int = 1024,
+    skills_csv: Path | None = None,
+    topics_txt: Path | None = None,
+    batch: Literal["off", "submit", "collect"] = "off",
+    progress: bool = True,
+) -> None:
+    """Re-grade evaluation records (JSONL) with a grader model, writing new records beside them.
+
+    Args:
+        records: Evaluation records, one JSON object per line with at least `skills`, `topic` and
+            `answer` or `messages` (the graded text is extracted from the last assistant message).
+        output: Where the new records go; default RECORDS.graded-by-<provider>-<model>.jsonl beside them.
+            Records already there are skipped. Records whose requests failed go to OUTPUT.errors.jsonl
+            and are retried by the next run.
+        client: The grader model and how to call it (provider, model, base_url, concurrency, cache,
+            budget, ...).
+        rounds: Grading rounds per answer.
+        template: Grading prompt template ("gpt": rubric table, as in the paper; "llama").
+        temperature: Grader sampling temperature (the reference's OpenAI default is 1.0).
+        seed: Base seed for providers that honour one (round r uses seed + r).
+        max_tokens: Most tokens per grading reply.
+        skills_csv: Skill catalog (official CSV format) the records' skills come from; default: the
+            packaged one.
+        topics_txt: Topic list to go with `skills_csv`.
+        batch: "submit": send all uncached gradings to the provider's Batch API (half price) and exit;
+            "collect": wait for submitted batches, ingest them into the cache, then grade (live calls only
+            for what the batches did not return); "off": grade with live calls.
+        progress: Show a live progress line.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = client or ClientSettings()
+    catalog = load_catalog(skills_csv, topics_txt)
+    sources = read_records(records, catalog)
+    output = output or records.with_name(f"{records.stem}.graded-by-{_slug(settings)}.jsonl")
+    _drop_partial_last_line(output)
+    done = _identities(output)
+    todo = [s for s in sources if record_identity(s.record) not in done]
+    log.info(
+        "%s: %d records, %d already graded in %s", records, len(sources), len(sources) - len(todo), output
+    )
+    if not todo and batch != "collect":
+        return
+    grading = {"rounds": rounds, "template": template, "temperature": temperature, "seed": seed}
+    asyncio.run(
+        _grade(todo, records, output, settings, {**grading, "max_tokens": max_tokens}, batch, progress)
+    )
+
+
+async def _grade(
+    todo: Sequence[SourceRecord],
+    source_path: Path,
+    output: Path,
+    settings: ClientSettings,
+    grading: dict[str, Any],
+    batch: str,
+    progress: bool,
+) -> None:
+    with RichProgress("grading") if progress else nullcontext() as display:
+        client = settings.build_client(display)
+        grader = SkillMixGrader(client, **grading)
+        try:
+            if batch == "submit":
+                ids = await submit_batches(client, [grader.request(s.item) for s in todo])
+                log.info(
+                    "submitted batches %s; run again with --batch collect to ingest and grade",
+                    ids or "(none)",
+                )
+                return
+            if batch == "collect":
+                await collect_batches(client)
+            await _write_gradings(todo, source_path, output, grader)
+        finally:
+            await client.aclose()
+    log.info("%s; %s", grader.stats.summary(), client.stats.summary())
+
+
+async def _write_gradings(
+    todo: Sequence[SourceRecord], source_path: Path, output: Path, grader: SkillMixGrader
+) -> None:
+    errors_path = output.with_suffix(".errors.jsonl")
+    failed = 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("a", encoding="utf-8") as out, errors_path.open("w", encoding="utf-8") as errors:
+        async for index, rounds in grader.grade_as_completed([s.item for s in todo]):
+            source = todo[index]
+            record = {
+                **source.record,
+                "gradings": [r.to_record() for r in rounds],
+                "grading_config": grader.config,
+                "regraded_from": f"{source_path}:{source.line}",
+            }
+            target = errors if any(r.error is not None for r in rounds) else out
+            failed += target is errors
+            target.write(json.dumps(record, ensure_ascii=False) + "\n")
+            target.flush()
+    if failed:
+        log.warning(
+            "%d records had failed requests (see %s); run the command again to retry them",
+            failed,
+            errors_path,
+        )
+    else:
+        errors_path.unlink()
+
+
+def read_records(path: Path, catalog: Catalog) -> list[SourceRecord]:
+    """Every record of a JSONL file, with what grading needs checked; errors name the line and field."""
+    sources = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"{where}: not valid JSON ({error.msg}); each line must be one JSON object"
+                ) from None
+            sources.append(SourceRecord(number, record, _grading_item(record, where, catalog)))
+    if not sources:
+        raise ValueError(f"{path}: no records to grade")
+    return sources
+
+
+def _grading_item(record: Any, where: str, catalog: Catalog) -> GradingItem:
+    if not isinstance(record, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    skills, topic = record.get("skills"), record.get("topic")
+    if not isinstance(skills, list) or not skills or not all(isinstance(s, str) for s in skills):
+        raise ValueError(f"{where}: field 'skills' must be a non-empty list of skill names")
+    if not isinstance(topic, str) or not topic:
+        raise ValueError(f"{where}: field 'topic' must be a non-empty string")
+    if "k" in record and record["k"] != len(skills):
+        raise ValueError(f"{where}: field 'k' is {record['k']} but 'skills' names {len(skills)}")
+    try:
+        named = catalog.skills_named(skills)
+    except KeyError as error:
+        raise ValueError(
+            f"{where}: {error.args[0]} Fix: pass --skills_csv with the catalog the records were made with."
+        ) from None
+    return GradingItem(named, topic, _answer(record, where))
+
+
+def _answer(record: dict[str, Any], where: str) -> str:
+    if isinstance(record.get("answer"), str):
+        return str(record["answer"])
+    messages = record.get("messages")
+    replies = [
+        m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "assistant"
+    ]
+    if not replies or not isinstance(replies[-1], str):
+        raise ValueError(f"{where}: needs field 'answer', or 'messages' ending with an assistant reply")
+    return extract_answer(replies[-1])
+
+
+def _identities(output: Path) -> set[str]:
+    if not output.exists():
+        return set()
+    done = set()
+    with output.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    log.warning(
+                        "%s:%d: unreadable line (an interrupted write?); it will be graded again",
+                        output,
+                        number,
+                    )
+                    continue
+                done.add(record_identity(record))
+    return done
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """Cut a last line that an interrupted run left half-written (records are written one whole line at
+    a time, so only the last can be partial); that record is graded again."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        log.warning("%s: removing a half-written last line; its record will be graded again", path)
+        with path.open("rb+") as file:
+            file.truncate(data.rfind(b"\n") + 1)
+
+
+def _slug(settings: ClientSettings) -> str:
+    model = Path(settings.model).name if settings.provider == "hf" else settings.model
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in f"{settings.provider}-{model}")
