@@ -1,0 +1,275 @@
+"""`SkillMixEvalCallback`: SKILL-MIX(k) of the model being trained, at the steps you choose.
+
+Add it after a training config, e.g. `python cli.py validate --config configs/default.yaml --config
+configs/eval/skillmix_small.yaml`; the presets append it to `trainer.callbacks`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_info
+from torch.distributed.tensor import DTensor
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from graders.settings import ClientSettings
+from lightning_modules.skillmix_eval.distributed import RankGroup
+from lightning_modules.skillmix_eval.evaluation import EvalContext, evaluate_checkpoint
+from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
+from lightning_modules.skillmix_eval.grading import GradingSettings
+from lightning_modules.skillmix_eval.plan import build_plan
+from skillmix.catalog import load_catalog
+from skillmix.metrics import ScoringOptions
+from skillmix.splits import Splits, make_splits
+
+log = logging.getLogger(__name__)
+
+
+class SkillMixEvalCallback(Callback):
+    """Generates SKILL-MIX answers with the model, grades them, logs `skillmix/<setting>/k<k>/<metric>`."""
+
+    def __init__(
+        self,
+        grader: ClientSettings | None = None,
+        grading: GradingSettings | None = None,
+        student: StudentSampling | None = None,
+        settings: list[str] | None = None,
+        ks: list[int] | None = None,
+        combinations_per_k: int = 100,
+        generation_rounds: int = 3,
+        seed: int = 0,
+        batch_size: int = 16,
+        before_training: bool = True,
+        every_n_train_steps: int | None = None,
+        on_checkpoint_save: bool = False,
+        on_validate: bool = True,
+        output_dir: str | None = None,
+        run_name: str | None = None,
+        skills_csv: str | None = None,
+        topics_txt: str | None = None,
+        splits: str | None = None,
+        split_seed: int = 0,
+        generation_template: str = "default",
+        scoring: ScoringOptions | None = None,
+        fail_on_grading_errors: bool = True,
+        wait_timeout_hours: float = 48.0,
+    ) -> None:
+        """
+        Args:
+            grader: The grader model and how to call it (provider, model, base_url, concurrency, cache,
+                budget, ...). Default: OpenAI gpt-4-0613, the paper's grader; needs OPENAI_API_KEY.
+            grading: Grading rounds (default 3, majority vote), prompt template, grader temperature/seed.
+            student: How the evaluated model samples: temperature, top_p, max_new_tokens.
+            settings: Which skill/topic pools: "train", "heldout", "all" (default: all three).
+            ks: Numbers of skills per combination (default 2, 3, 4, 5).
+            combinations_per_k: Combinations drawn per (setting, k), the same at every checkpoint.
+            generation_rounds: Answers per combination; a combination scores its best (or mean) round.
+            seed: Seed of the combinations and of the student's sampling.
+            batch_size: Conversations per `generate` call on each rank.
+            before_training: In `fit`, evaluate the model before the first step (step 0: the base model).
+            every_n_train_steps: In `fit`, evaluate every this many optimizer steps (None: never).
+            on_checkpoint_save: In `fit`, evaluate whenever a checkpoint is saved.
+            on_validate: In `validate`, evaluate the model (from `--ckpt_path`, or the base model).
+            output_dir: Where the per-step folders go; default `<log dir>/skillmix_eval`. Point a re-run at
+                the same folder to resume it.
+            run_name: The `run` field of every record; default the log directory's last two parts.
+            skills_csv: Skill catalog in the official format; default the packaged one.
+            topics_txt: Topics to go with `skills_csv`.
+            splits: A splits JSON (e.g. the one saved with the training data); default: made from the
+                catalog by category with `split_seed`, and saved as `splits.json` in `output_dir`.
+            split_seed: Seed of the topic split when `splits` is not given.
+            generation_template: Generation prompt template in `skillmix.prompts`.
+            scoring: How points become metrics (length point, name penalty, max/mean over rounds).
+            fail_on_grading_errors: Stop when some gradings failed (after writing everything that worked),
+                so the run can be resumed; otherwise log the incomplete metrics and go on.
+            wait_timeout_hours: How long the other ranks wait for rank 0's grading before giving up.
+        """
+        super().__init__()
+        self.grader = grader or ClientSettings()
+        self.grading = grading or GradingSettings()
+        self.student = student or StudentSampling()
+        self.settings = settings or ["train", "heldout", "all"]
+        self.ks = ks or [2, 3, 4, 5]
+        self.combinations_per_k = combinations_per_k
+        self.generation_rounds = generation_rounds
+        self.seed = seed
+        self.batch_size = batch_size
+        self.before_training = before_training
+        self.every_n_train_steps = every_n_train_steps
+        self.on_checkpoint_save = on_checkpoint_save
+        self.on_validate = on_validate
+        self.output_dir = output_dir
+        self.run_name = run_name
+        self.skills_csv = skills_csv
+        self.topics_txt = topics_txt
+        self.splits = splits
+        self.split_seed = split_seed
+        self.generation_template = generation_template
+        self.scoring = scoring or ScoringOptions()
+        self.fail_on_grading_errors = fail_on_grading_errors
+        self.wait_timeout = timedelta(hours=wait_timeout_hours)
+        self.context: EvalContext | None = None
+        self.group: RankGroup | None = None
+        self.evaluated_steps: set[int] = set()
+
+    # -- set-up: everything that can fail, fails here, before any training or generation --
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.context is not None:
+            return
+        if self.grader.provider != "hf":
+            self.grader.build_backend()  # raises MissingCredentialsError naming the variable
+        catalog = load_catalog(self.skills_csv, self.topics_txt)
+        splits = Splits.load(self.splits) if self.splits else make_splits(catalog, seed=self.split_seed)
+        plan = build_plan(
+            catalog,
+            splits,
+            self.settings,
+            self.ks,
+            self.combinations_per_k,
+            self.generation_rounds,
+            self.seed,
+            self.generation_template,
+        )
+        log_dir = trainer.log_dir  # a collective under DDP/FSDP: every rank asks
+        output_dir = Path(self.output_dir or Path(log_dir or trainer.default_root_dir) / "skillmix_eval")
+        self.group = RankGroup(self.wait_timeout)
+        if self.group.is_main:
+            _save_splits(splits, output_dir / "splits.json")
+        self.context = EvalContext(
+            plan=plan,
+            output_dir=output_dir,
+            run=self.run_name or _run_name(log_dir, trainer.default_root_dir),
+            seed=self.seed,
+            batch_size=self.batch_size,
+            student=self.student,
+            student_model=str(pl_module.hparams.get("model_name_or_path", type(pl_module).__name__)),
+            grader=self.grader,
+            grading=self.grading,
+            scoring=self.scoring,
+            fail_on_grading_errors=self.fail_on_grading_errors,
+        )
+        rank_zero_info(
+            f"SKILL-MIX evaluation: {len(plan.items)} generations per checkpoint "
+            f"({', '.join(self.settings)}; k={self.ks}; {self.combinations_per_k} combinations x "
+            f"{self.generation_rounds} rounds), graded {self.grading.rounds}x by {self.grader.model}, "
+            f"into {output_dir}"
+        )
+
+    # -- when to evaluate --
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.before_training and trainer.global_step == 0:
+            self.evaluate(trainer, pl_module, step=0, checkpoint=None)
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        step = trainer.global_step
+        if self.every_n_train_steps and step > 0 and step % self.every_n_train_steps == 0:
+            self.evaluate(trainer, pl_module, step=step, checkpoint=None)
+
+    def on_save_checkpoint(
+        self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if self.on_checkpoint_save and trainer.state.fn == TrainerFn.FITTING:
+            self.evaluate(trainer, pl_module, step=trainer.global_step, checkpoint=None)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.on_validate and trainer.state.fn == TrainerFn.VALIDATING:
+            path = trainer.ckpt_path
+            step = checkpoint_step(Path(path)) if path else 0
+            self.evaluate(trainer, pl_module, step=step, checkpoint=str(path) if path else None)
+
+    # -- the evaluation --
+
+    def evaluate(
+        self, trainer: Trainer, pl_module: LightningModule, step: int, checkpoint: str | None
+    ) -> None:
+        """Evaluate the model as it is now, once per step (a step seen again in this process is skipped)."""
+        if step in self.evaluated_steps:
+            return
+        self.evaluated_steps.add(step)
+        assert self.context is not None and self.group is not None, "setup() runs first"
+        model = _hf_model(pl_module)
+        generator = BatchGenerator(
+            model,
+            _tokenizer(trainer, self.context.student_model),
+            self.student,
+            synced_gpus=_is_sharded(model) and self.group.world_size > 1,
+            model_name_or_path=self.context.student_model,
+        )
+        was_training = model.training
+        model.eval()
+        try:
+            metrics = evaluate_checkpoint(self.context, self.group, generator, step, checkpoint)
+        finally:
+            model.train(was_training)
+        logged = metrics["logged"]
+        for logger in trainer.loggers:
+            logger.log_metrics(logged, step=step)
+        trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
+        rank_zero_info(_headline(metrics))
+
+
+def checkpoint_step(path: Path) -> int:
+    """The `global_step` a Lightning checkpoint was saved at (a file, or a sharded checkpoint folder)."""
+    source = path / "meta.pt" if path.is_dir() else path
+    # Lightning's own loader reads the same file the same way; mmap keeps it from reading the weights.
+    checkpoint = torch.load(source, map_location="cpu", mmap=not path.is_dir(), weights_only=False)
+    if "global_step" not in checkpoint:
+        raise ValueError(f"{source}: no `global_step` in it; is this a Lightning checkpoint?")
+    return int(checkpoint["global_step"])
+
+
+def _hf_model(pl_module: LightningModule) -> PreTrainedModel:
+    model = getattr(pl_module, "model", None)
+    if not isinstance(model, PreTrainedModel):
+        raise TypeError(
+            f"{type(pl_module).__name__}.model is not a Hugging Face model; SkillMixEvalCallback generates "
+            "with `pl_module.model.generate` (CausalLMModule provides it)"
+        )
+    return model
+
+
+def _tokenizer(trainer: Trainer, model_name_or_path: str) -> PreTrainedTokenizerBase:
+    """The datamodule's tokenizer (it carries any chat template override), else the model's own."""
+    tokenizer = getattr(getattr(trainer, "datamodule", None), "tokenizer", None)
+    if isinstance(tokenizer, PreTrainedTokenizerBase):
+        return tokenizer
+    from datamodules.tokenized_files import load_tokenizer
+
+    return load_tokenizer(model_name_or_path)
+
+
+def _is_sharded(model: torch.nn.Module) -> bool:
+    return any(isinstance(parameter, DTensor) for parameter in model.parameters())
+
+
+def _save_splits(splits: Splits, path: Path) -> None:
+    if path.is_file() and Splits.load(path) != splits:
+        raise ValueError(
+            f"{path} holds another split than this evaluation's. Fix: pass `splits: {path}` to evaluate "
+            "on the same pools as before, or choose a new `output_dir`."
+        )
+    splits.save(path)
+
+
+def _run_name(log_dir: str | None, root: str) -> str:
+    parts = Path(log_dir or root).resolve().parts
+    return "/".join(parts[-2:])
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    cells = [
+        f"{group['setting']} k={group['k']}: full marks {group['full_marks']:.3f} (n={group['n']})"
+        for group in metrics["groups"]
+        if group["full_marks"] is not None
+    ]
+    return f"SKILL-MIX at step {metrics['step']}: " + ("; ".join(cells) or "no scored combinations")
