@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 PROJECT_COMMANDS: dict[str, str] = {
     "compare": "skillmix.compare:compare",
+    "export": "lightning_modules.export:export",
+    "generate": "datamodules.generation.command:generate",
     "grade": "graders.grade_command:grade",
 }
 """Command name -> "module:function" for commands that are not Trainer runs."""
@@ -25,8 +28,32 @@ def run_project_command(name: str, argv: list[str]) -> None:
     auto_cli(function, args=argv)
 
 
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+"""What `fit` and `validate` run when no `--config` is given: the offline CPU default."""
+
+
 def run_trainer_cli(argv: list[str] | None = None) -> None:
-    raise NotImplementedError("LightningCLI wiring lands with the training foundation")
+    from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+
+    from datamodules.skillmix_datamodule import SkillMixDataModule
+    from lightning_modules.causal_lm import CausalLMModule
+
+    class SkillMixCLI(LightningCLI):
+        def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+            # the datamodule renders examples with the model's own tokenizer and chat template
+            parser.link_arguments("model.model_name_or_path", "data.tokenizer")
+
+        def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+            # `args` is sys.argv with the default config inserted: no "args and sys.argv both given" warning
+            self.config = parser.parse_args(args)
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Only without a --config: as a parser default it would leak its CPU settings into every other config.
+    if argv[:1] in (["fit"], ["validate"]) and not any(
+        a in ("-c", "--config") or a.startswith("--config=") for a in argv
+    ):
+        argv[1:1] = ["--config", str(DEFAULT_CONFIG)]
+    SkillMixCLI(CausalLMModule, SkillMixDataModule, args=argv, save_config_kwargs={"overwrite": True})
 
 
 def main(argv: list[str] | None = None) -> None:

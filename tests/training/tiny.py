@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import torch
+import yaml
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, PreTrainedTokenizerFast
 
@@ -70,3 +72,26 @@ def make_batch(
         "labels": labels,
         "loss_tokens_in_step": targets,
     }
+
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+
+def small_fit_config(root: Path, checkpoint_every: int, max_steps: int) -> Path:
+    """configs/default.yaml, shortened and writing under `root`, with a checkpoint every few steps."""
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    trainer = config["trainer"]
+    trainer.update(max_steps=max_steps, log_every_n_steps=1, enable_model_summary=False)
+    trainer["logger"]["init_args"]["save_dir"] = str(root)
+    (checkpoint,) = trainer["callbacks"]
+    checkpoint["init_args"].update(dirpath=str(root / "checkpoints"), every_n_train_steps=checkpoint_every)
+    config["data"]["val_examples"] = 0
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def logged_steps(metrics_csv: Path, column: str) -> dict[int, float]:
+    """step -> value of one metric column in a CSVLogger file."""
+    with metrics_csv.open() as file:
+        return {int(row["step"]): float(row[column]) for row in csv.DictReader(file) if row.get(column)}

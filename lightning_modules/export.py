@@ -1,0 +1,104 @@
+"""`python cli.py export`: a training checkpoint to a Hugging Face model directory (transformers, vLLM)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.distributed.checkpoint import FileSystemReader, TensorStorageMetadata
+from torch.distributed.checkpoint import load as dcp_load
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+from lightning_modules.hf_model import load_config
+
+log = logging.getLogger(__name__)
+
+_SHARDED_METADATA = "meta.pt"
+_MODEL_PREFIX = "model."  # CausalLMModule.model
+
+
+def export(
+    *,
+    ckpt_path: str,
+    output_dir: str,
+    dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16",
+    model_name_or_path: str | None = None,
+) -> Path:
+    """Export a checkpoint of `cli.py fit` to a Hugging Face model directory.
+
+    The directory holds the weights (safetensors), config, generation config, tokenizer and chat template:
+    `AutoModelForCausalLM.from_pretrained(output_dir)` and `vllm serve output_dir` load it as is.
+
+    Args:
+        ckpt_path: A checkpoint written by `cli.py fit`: a single `.ckpt` file, or the folder of a sharded
+            FSDP checkpoint (ModelParallelStrategy's default), e.g. `.../checkpoints/last.ckpt`.
+        output_dir: Directory to write the model to (created if missing).
+        dtype: Data type of the saved weights. Training keeps fp32 master weights; bfloat16 halves the size
+            and is the dtype the paper's base models ship in.
+        model_name_or_path: Model whose architecture, tokenizer, chat template and generation config go
+            with the weights. Default: the one recorded in the checkpoint (`model.model_name_or_path`).
+    """
+    checkpoint = Path(ckpt_path)
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"no checkpoint at {checkpoint}")
+    hparams, state_dict, datamodule_hparams = read_checkpoint(checkpoint)
+    source = model_name_or_path or hparams.get("model_name_or_path")
+    if not source:
+        raise ValueError(f"{checkpoint} records no `model_name_or_path`; pass --model_name_or_path")
+
+    torch_dtype = getattr(torch, dtype)
+    weights = {name.removeprefix(_MODEL_PREFIX): tensor.to(torch_dtype) for name, tensor in state_dict.items()}
+    config = load_config(source, hparams.get("attn_implementation", "sdpa"))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+    model.load_state_dict(weights, strict=True, assign=True)
+    model.tie_weights()
+    model.generation_config = _generation_config(source, model.generation_config)
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    # a chat template given to the datamodule (for tokenizers without one) is what the model was trained on
+    if chat_template := datamodule_hparams.get("chat_template"):
+        tokenizer.chat_template = chat_template
+    if not tokenizer.chat_template:
+        log.warning("the tokenizer of %s has no chat template: chat endpoints cannot format prompts", source)
+
+    out = Path(output_dir)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    log.info("exported %s (%s, %s) to %s", checkpoint, source, dtype, out)
+    return out
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    """Hyperparameters, model weights and datamodule hyperparameters of a Lightning checkpoint.
+
+    Reads only the weights, not the optimizer state (twice their size): from a sharded folder through
+    torch.distributed.checkpoint with a template of the model's keys (what Lightning's
+    `consolidate_checkpoint` does for the whole checkpoint), from a single file through a memory map.
+    """
+    if path.is_dir():
+        if not (path / _SHARDED_METADATA).is_file():
+            raise ValueError(f"{path} is a folder but not a sharded Lightning checkpoint (no {_SHARDED_METADATA})")
+        meta = torch.load(path / _SHARDED_METADATA, weights_only=True)
+        reader = FileSystemReader(path)
+        template: dict[str, torch.Tensor] = {}
+        for key, item in reader.read_metadata().state_dict_metadata.items():
+            if key.startswith("state_dict.") and isinstance(item, TensorStorageMetadata):
+                template[key.removeprefix("state_dict.")] = torch.empty(item.size, dtype=item.properties.dtype)
+        state = {"state_dict": template}
+        dcp_load(state, storage_reader=reader, no_dist=True)
+        return meta.get("hyper_parameters", {}), template, meta.get("datamodule_hyper_parameters", {})
+    full = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    if "state_dict" not in full:
+        raise ValueError(f"{path} is not a Lightning checkpoint (no 'state_dict')")
+    return full.get("hyper_parameters", {}), full["state_dict"], full.get("datamodule_hyper_parameters", {})
+
+
+def _generation_config(source: str, fallback: GenerationConfig) -> GenerationConfig:
+    """The source model's own generation config (sampling defaults, stop tokens) where it ships one."""
+    try:
+        return GenerationConfig.from_pretrained(source)
+    except OSError:
+        return fallback

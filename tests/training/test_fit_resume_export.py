@@ -1,0 +1,69 @@
+"""`cli.py fit` end to end on the offline default: checkpoint, resume mid-epoch, export to Hugging Face."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from cli import main
+from lightning_modules.causal_lm import CausalLMModule
+from lightning_modules.schedules import WarmupConstantLR
+from tests.training.tiny import logged_steps, small_fit_config
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One run straight through STEPS steps, and one stopped at STEPS // 2 and resumed with `last`."""
+    straight = tmp_path_factory.mktemp("straight")
+    main(["fit", "--config", str(small_fit_config(straight, checkpoint_every=STEPS, max_steps=STEPS))])
+    resumed = tmp_path_factory.mktemp("resumed")
+    config = str(small_fit_config(resumed, checkpoint_every=STEPS // 2, max_steps=STEPS // 2))
+    main(["fit", "--config", config])
+    main(["fit", "--config", config, "--trainer.max_steps", str(STEPS), "--ckpt_path", "last"])
+    return {"straight": straight, "resumed": resumed}
+
+
+def test_fit_writes_metrics_resolved_config_and_checkpoints(runs):
+    run = runs["resumed"]
+    assert (run / "version_0" / "config.yaml").is_file()
+    assert (run / "version_0" / "metrics.csv").is_file()
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"step3.ckpt", "step6.ckpt", "last.ckpt"}
+
+
+def test_resume_continues_step_count_lr_schedule_and_data_order(runs):
+    first = logged_steps(runs["resumed"] / "version_0" / "metrics.csv", "train/loss")
+    second = logged_steps(runs["resumed"] / "version_1" / "metrics.csv", "train/loss")
+    assert sorted(first) == [0, 1, 2]
+    assert sorted(second) == [3, 4, 5]
+    # same weights, optimizer state and batches as the uninterrupted run: the same losses
+    straight = logged_steps(runs["straight"] / "version_0" / "metrics.csv", "train/loss")
+    assert [first[s] for s in (0, 1, 2)] + [second[s] for s in (3, 4, 5)] == pytest.approx(
+        [straight[s] for s in range(STEPS)], rel=1e-5
+    )
+    lrs = logged_steps(runs["resumed"] / "version_1" / "metrics.csv", "train/lr")
+    schedule = WarmupConstantLR(torch.optim.Adam([torch.zeros(1, requires_grad=True)]), warmup_steps=20)
+    assert lrs == pytest.approx({s: 3e-3 * schedule.lr_factor(s) for s in (3, 4, 5)})
+
+
+def test_export_reloads_with_from_pretrained_and_equal_logits(runs, tmp_path: Path):
+    checkpoint = runs["resumed"] / "checkpoints" / "last.ckpt"
+    main(["export", "--ckpt_path", str(checkpoint), "--output_dir", str(tmp_path), "--dtype", "float32"])
+    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+    exported = AutoModelForCausalLM.from_pretrained(tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    assert tokenizer.chat_template
+
+    module = CausalLMModule.load_from_checkpoint(checkpoint)
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "Write about harbours."}], tokenize=False)
+    batch = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        expected = module(batch["input_ids"], batch["attention_mask"])
+        got = exported(**batch).logits
+    torch.testing.assert_close(got, expected)
