@@ -45,6 +45,7 @@ def run_trainer_cli(argv: list[str] | None = None) -> None:
 
         def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
             # `args` is sys.argv with the default config inserted: no "args and sys.argv both given" warning
+            assert isinstance(args, list)
             self.config = parser.parse_args(args)
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -49,7 +49,7 @@ def export(
         raise ValueError(f"{checkpoint} records no `model_name_or_path`; pass --model_name_or_path")
 
     torch_dtype = getattr(torch, dtype)
-    weights = {name.removeprefix(_MODEL_PREFIX): tensor.to(torch_dtype) for name, tensor in state_dict.items()}
+    weights = {name.removeprefix(_MODEL_PREFIX): value.to(torch_dtype) for name, value in state_dict.items()}
     config = load_config(source, hparams.get("attn_implementation", "sdpa"))
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
@@ -80,13 +80,14 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     """
     if path.is_dir():
         if not (path / _SHARDED_METADATA).is_file():
-            raise ValueError(f"{path} is a folder but not a sharded Lightning checkpoint (no {_SHARDED_METADATA})")
+            raise ValueError(f"{path} is a folder without {_SHARDED_METADATA}: not a sharded checkpoint")
         meta = torch.load(path / _SHARDED_METADATA, weights_only=True)
         reader = FileSystemReader(path)
         template: dict[str, torch.Tensor] = {}
         for key, item in reader.read_metadata().state_dict_metadata.items():
             if key.startswith("state_dict.") and isinstance(item, TensorStorageMetadata):
-                template[key.removeprefix("state_dict.")] = torch.empty(item.size, dtype=item.properties.dtype)
+                name = key.removeprefix("state_dict.")
+                template[name] = torch.empty(item.size, dtype=item.properties.dtype)
         state = {"state_dict": template}
         dcp_load(state, storage_reader=reader, no_dist=True)
         return meta.get("hyper_parameters", {}), template, meta.get("datamodule_hyper_parameters", {})

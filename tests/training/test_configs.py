@@ -61,7 +61,8 @@ def test_paper_recipe(path: Path, capsys: pytest.CaptureFixture[str]):
     assert model["optimizer"]["init_args"]["lr"] == 2e-5
     assert model["scheduler"]["class_path"] == "lightning_modules.schedules.WarmupConstantLR"
     assert model["scheduler"]["init_args"]["warmup_steps"] == 64
-    checkpoints = [cb["init_args"] for cb in trainer["callbacks"] if cb["class_path"].endswith("ModelCheckpoint")]
+    callbacks = trainer["callbacks"]
+    checkpoints = [cb["init_args"] for cb in callbacks if cb["class_path"].endswith("ModelCheckpoint")]
     assert {cb["every_n_train_steps"] for cb in checkpoints} == {500}
     assert any(cb["save_last"] for cb in checkpoints)
     assert f"python cli.py fit --config configs/{path.parent.name}/{path.name}" in path.read_text()

@@ -61,7 +61,8 @@ def test_export_reloads_with_from_pretrained_and_equal_logits(runs, tmp_path: Pa
     assert tokenizer.chat_template
 
     module = CausalLMModule.load_from_checkpoint(checkpoint)
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "Write about harbours."}], tokenize=False)
+    messages = [{"role": "user", "content": "Write about harbours."}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
     batch = tokenizer(text, return_tensors="pt")
     with torch.no_grad():
         expected = module(batch["input_ids"], batch["attention_mask"])
