@@ -1,0 +1,121 @@
+"""What the rest of a generation run will cost, before it runs: calls, tokens and list-price dollars.
+
+Prompts are rendered exactly; replies do not exist yet, so their lengths come from measured means (the
+length table in docs/generation.md: real two-turn GPT-4 generations and grading replies). Tokens are
+counted as characters / 4 plus a few per message, which slightly overestimates GPT-4-family tokenizers
+on English prose (about 4.5 characters per token). Re-asks of unreadable gradings (rare) are not
+included. Cached requests cost nothing and are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from datamodules.generation.cache_probe import NextStep, next_step
+from datamodules.generation.plan import PlannedGeneration
+from datamodules.generation.teacher import TeacherSampling, turn1_request
+from graders.client import GenerateRequest, ModelClient
+from graders.interface import Message, Usage
+from graders.skillmix_grader import GradingItem, SkillMixGrader
+from skillmix.prompts import render_generation_turn2
+
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+ANSWER1_TOKENS = {1: 130, 2: 204, 3: 266, 4: 332}
+"""Mean tokens of the teacher's first answer ("Answer: ... Explanation: ..."), by k."""
+ANSWER2_TOKENS = {1: 90, 2: 128, 3: 209, 4: 260}
+"""Mean tokens of the improved answer, by k."""
+GRADING_TOKENS_PER_CRITERION = 45
+"""Real GPT-4 rubric replies average ~1,080 characters (~270 tokens) for k=3's six criteria."""
+
+
+def expected_tokens(table: dict[int, int], k: int) -> int:
+    """The table's value, extended linearly past its last k."""
+    last = max(table)
+    if k <= last:
+        return table[k]
+    return table[last] + (k - last) * (table[last] - table[last - 1])
+
+
+def prompt_tokens(messages: Sequence[Message]) -> int:
+    return sum(math.ceil(len(m["content"]) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for m in messages)
+
+
+@dataclass
+class Estimate:
+    """Work left for the planned combinations that have no outcome yet."""
+
+    combinations: int = 0
+    stages: Counter[str] = field(default_factory=Counter)
+    """Combinations by the first request they still need (turn1, turn2, grading, cached)."""
+    teacher_calls: int = 0
+    grader_calls: int = 0
+    teacher_usage: Usage = field(default_factory=Usage)
+    grader_usage: Usage = field(default_factory=Usage)
+
+    def cost(
+        self, teacher: ModelClient, grader: ModelClient, *, batch: bool = False
+    ) -> dict[str, float | None]:
+        """List-price dollars per side and in total (None where a model has no price)."""
+        sides = {
+            "teacher": teacher.prices.cost(teacher.backend.model, self.teacher_usage, batch=batch),
+            "grader": grader.prices.cost(grader.backend.model, self.grader_usage, batch=batch),
+        }
+        known = [value for value in sides.values() if value is not None]
+        return sides | {"total": sum(known) if len(known) == len(sides) else None}
+
+
+def estimate(
+    todo: Sequence[PlannedGeneration], teacher: ModelClient, grader: SkillMixGrader, sampling: TeacherSampling
+) -> Estimate:
+    result = Estimate(combinations=len(todo))
+    for planned in todo:
+        step = next_step(planned, teacher, grader, sampling)
+        result.stages[step.stage] += 1
+        _add_step(result, planned, step, teacher, grader, sampling)
+    return result
+
+
+def _add_step(
+    result: Estimate,
+    planned: PlannedGeneration,
+    step: NextStep,
+    teacher: ModelClient,
+    grader: SkillMixGrader,
+    sampling: TeacherSampling,
+) -> None:
+    k = len(planned.skills)
+    answer1, answer2 = expected_tokens(ANSWER1_TOKENS, k), expected_tokens(ANSWER2_TOKENS, k)
+    turn2_prompt = math.ceil(len(render_generation_turn2(k, sampling.template)) / CHARS_PER_TOKEN)
+    if step.stage == "turn1":
+        first = prompt_tokens(turn1_request(planned.skills, planned.topic, sampling).messages)
+        result.teacher_calls += 2
+        second = first + answer1 + turn2_prompt + 2 * TOKENS_PER_MESSAGE
+        result.teacher_usage += Usage(first + second, answer1 + answer2)
+    elif step.stage == "turn2" and step.request is not None:
+        result.teacher_calls += 1
+        result.teacher_usage += Usage(prompt_tokens(step.request.messages), answer2)
+    if step.stage in ("turn1", "turn2"):
+        empty_answer = grader.request(GradingItem(planned.skills, planned.topic, ""))
+        _add_grading(result, grader, empty_answer, empty_answer.sample_indices, answer2, k)
+    elif step.stage == "grading" and step.request is not None:
+        _add_grading(result, grader, step.request, step.missing_samples, 0, k)
+
+
+def _add_grading(
+    result: Estimate,
+    grader: SkillMixGrader,
+    request: GenerateRequest,
+    samples: Sequence[int],
+    answer_tokens: int,
+    k: int,
+) -> None:
+    calls = len(grader.client.plan(request, samples))
+    result.grader_calls += calls
+    reply = GRADING_TOKENS_PER_CRITERION * (k + 3)
+    result.grader_usage += Usage(
+        calls * (prompt_tokens(request.messages) + answer_tokens), len(samples) * reply
+    )
