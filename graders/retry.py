@@ -23,12 +23,14 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Args:
-    max_attempts: Calls per request, the first included (1 disables retries).
-    max_total_seconds: Give up once this much time has passed since the first call, or when the next
-        wait would end past it.
-    initial_delay: Backoff before the first retry, in seconds; doubles per retry.
-    max_delay: Cap on one backoff (a longer Retry-After from the server is still honoured).
+    """How often and how long to retry one request.
+
+    Args:
+        max_attempts: Calls per request, the first included (1 disables retries).
+        max_total_seconds: Give up once this much time has passed since the first call, or when the next
+            wait would end past it.
+        initial_delay: Backoff before the first retry, in seconds; doubles per retry.
+        max_delay: Cap on one backoff (a longer Retry-After from the server is still honoured).
     """
 
     max_attempts: int = 6

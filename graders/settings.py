@@ -21,23 +21,26 @@ Provider = Literal["openai", "openai-compatible", "anthropic", "hf"]
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Args:
-    provider: "openai" (OPENAI_API_KEY), "anthropic" (ANTHROPIC_API_KEY), "openai-compatible" (a vLLM,
-        Ollama, LM Studio or `transformers serve` server at `base_url`), or "hf" (an in-process
-        Hugging Face model; `model` is a folder or hub id).
-    model: Model id as the provider names it.
-    base_url: Server URL; default $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL, else the provider's API.
-    api_key_env: Environment variable holding the key (default OPENAI_API_KEY / ANTHROPIC_API_KEY).
-    concurrency: Most calls in flight at once.
-    timeout: Seconds one call may take before it is retried as a timeout.
-    max_attempts: Calls per request including retries.
-    max_retry_seconds: Give up on a request after this long, retries included.
-    cache: Response cache file; default $SKILLMIX_CACHE_DIR/responses.sqlite or ~/.cache/skillmix-lightning.
-    cache_mode: "use" (read and write), "refresh" (call again and overwrite) or "off".
-    budget_usd: Stop making calls before the estimated spend would pass this.
-    prices: JSON/YAML file of model -> {input, output} USD per million tokens, overriding the defaults.
-    device: For provider=hf: where the model runs.
-    hf_batch_size: For provider=hf: most prompts per `generate` call.
+    """How to reach a grader (or teacher) model and how hard to try; names env variables, never keys.
+
+    Args:
+        provider: "openai" (OPENAI_API_KEY), "anthropic" (ANTHROPIC_API_KEY), "openai-compatible" (a vLLM,
+            Ollama, LM Studio or `transformers serve` server at `base_url`), or "hf" (an in-process
+            Hugging Face model; `model` is a folder or hub id).
+        model: Model id as the provider names it.
+        base_url: Server URL; default $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL, else the provider's API.
+        api_key_env: Environment variable holding the key (default OPENAI_API_KEY / ANTHROPIC_API_KEY).
+        concurrency: Most calls in flight at once.
+        timeout: Seconds one call may take before it is retried as a timeout.
+        max_attempts: Calls per request including retries.
+        max_retry_seconds: Give up on a request after this long, retries included.
+        cache: Response cache file; default $SKILLMIX_CACHE_DIR/responses.sqlite, else
+            ~/.cache/skillmix-lightning/responses.sqlite.
+        cache_mode: "use" (read and write), "refresh" (call again and overwrite) or "off".
+        budget_usd: Stop making calls before the estimated spend would pass this.
+        prices: JSON/YAML file of model -> {input, output} USD per million tokens, overriding the defaults.
+        device: For provider=hf: where the model runs.
+        hf_batch_size: For provider=hf: most prompts per `generate` call.
     """
 
     provider: Provider = "openai"

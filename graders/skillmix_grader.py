@@ -86,15 +86,17 @@ class GradingItem:
 
 
 class SkillMixGrader:
-    """Args:
-    client: The model client that asks the grader model.
-    rounds: Grading rounds per answer (the paper: 3, majority vote per point).
-    template: Grading prompt template in `skillmix.prompts.GRADING_TEMPLATES`.
-    temperature: Sampling temperature of the grader (recorded in the cache key and the run config).
-    seed: Base seed where the provider honours one (round r uses seed + r).
-    max_tokens: Most tokens per grading reply.
-    system_prompt: System message; None sends none.
-    reask: Re-ask once when a reply cannot be parsed.
+    """Grades SKILL-MIX answers with a grader model, R rounds each.
+
+    Args:
+        client: The model client that asks the grader model.
+        rounds: Grading rounds per answer (the paper: 3, majority vote per point).
+        template: Grading prompt template in `skillmix.prompts.GRADING_TEMPLATES`.
+        temperature: Sampling temperature of the grader (recorded in the cache key and the run config).
+        seed: Base seed where the provider honours one (round r uses seed + r).
+        max_tokens: Most tokens per grading reply.
+        system_prompt: System message; None sends none.
+        reask: Re-ask once when a reply cannot be parsed.
     """
 
     def __init__(

@@ -26,12 +26,14 @@ class _Pending:
 
 
 class HuggingFaceBackend:
-    """Args:
-    model: A local folder or hub id that `from_pretrained` can load; it must ship a chat template.
-    batch_size: Most prompts per `generate` call.
-    device: Where the model runs ("cpu", "cuda", "cuda:1", ...).
-    dtype: Weights dtype ("auto" keeps the checkpoint's).
-    max_samples_per_call: Most samples (`num_return_sequences`) per prompt in one call.
+    """A local chat model answering through batched `generate` calls.
+
+    Args:
+        model: A local folder or hub id that `from_pretrained` can load; it must ship a chat template.
+        batch_size: Most prompts per `generate` call.
+        device: Where the model runs ("cpu", "cuda", "cuda:1", ...).
+        dtype: Weights dtype ("auto" keeps the checkpoint's).
+        max_samples_per_call: Most samples (`num_return_sequences`) per prompt in one call.
     """
 
     provider = "hf"
