@@ -123,6 +123,11 @@ class SkillMixEvalCallback(Callback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.context is not None:
             return
+        if stage == "validate" and self.on_validate and not _has_validation_data(trainer):
+            raise ValueError(
+                "`validate` runs the SKILL-MIX evaluation when its validation loop ends, and Lightning skips "
+                "that loop without validation data. Fix: set `data.val_examples` > 0 (e.g. 4)."
+            )
         if self.grader.provider != "hf":
             self.grader.build_backend()  # raises MissingCredentialsError naming the variable
         catalog = load_catalog(self.skills_csv, self.topics_txt)
@@ -246,6 +251,13 @@ def _tokenizer(trainer: Trainer, model_name_or_path: str) -> PreTrainedTokenizer
     from datamodules.tokenized_files import load_tokenizer
 
     return load_tokenizer(model_name_or_path)
+
+
+def _has_validation_data(trainer: Trainer) -> bool:
+    datamodule = getattr(trainer, "datamodule", None)
+    if datamodule is None or trainer.limit_val_batches == 0:
+        return trainer.limit_val_batches != 0
+    return len(datamodule.val_dataloader()) > 0
 
 
 def _is_sharded(model: torch.nn.Module) -> bool:
