@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skillmix.checkpoint_deltas import add_steps_and_deltas, plot_steps, print_deltas
+from skillmix.eval_records import is_eval_output, read_eval_output
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
 from skillmix.records import GradedGeneration
 from skillmix.reference_layout import is_reference_layout, read_reference_layout
@@ -30,6 +32,7 @@ class RecordSource:
 
 RECORD_SOURCES: list[RecordSource] = [
     RecordSource("reference SKILL-MIX layout", is_reference_layout, read_reference_layout),
+    RecordSource("skillmix-lightning evaluation outputs", is_eval_output, read_eval_output),
 ]
 """Tried in order for each PATH; the first that can read it does."""
 
@@ -61,7 +64,7 @@ def compare_rows(paths: Sequence[Path], options: ScoringOptions) -> list[dict[st
             "warnings": summary.warnings,
         }
         rows.append(row)
-    return rows
+    return add_steps_and_deltas(rows, records, options)
 
 
 def compare(
@@ -80,7 +83,10 @@ def compare(
     --reference_compat true). Several paths: compare '[RUN_A, RUN_B]'.
 
     Args:
-        paths: A folder of graded records (the reference SKILL-MIX layout), or a list of them.
+        paths: A folder of graded records (the reference SKILL-MIX layout, or this project's evaluation
+            outputs: a run's log directory, its skillmix_eval folder or one records.jsonl), or a list of them.
+            Rows from evaluation outputs carry their training `step` and, for steps after 0, the difference
+            to step 0 (the base model) with a standard error paired over the shared combinations.
         json: Print one JSON document (a list of rows) instead of a table.
         name_penalty: A skill whose name (cut at "(") appears in the answer gets 0 for that skill.
         plot: Also draw the metrics (per checkpoint where there are checkpoints) into this PNG file.
@@ -96,8 +102,9 @@ def compare(
         from skillmix.compare_report import print_table
 
         print_table(rows)
+        print_deltas(rows)
     if plot is not None:
         from skillmix.compare_report import plot_rows
 
-        plot_rows(rows, plot)
+        (plot_steps if any(row["step"] is not None for row in rows) else plot_rows)(rows, plot)
         logger.info("wrote %s", plot)
