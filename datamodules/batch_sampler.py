@@ -13,7 +13,8 @@ tokens over this rank's whole accumulation window (`accumulate_grad_batches` con
 restarting each epoch, the last window possibly shorter), which the dataset passes on to the batch.
 
 The state is (epoch, micro-batches yielded this epoch); with `StatefulDataLoader` a restored run continues
-mid-epoch with exactly the batches an uninterrupted run would have produced.
+mid-epoch with exactly the batches an uninterrupted run would have produced. Each finished pass advances
+the epoch (so the order changes every epoch without anyone calling `set_epoch`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class TokenWindowBatchSampler(Sampler[list[IndexWithStepTokens]]):
         self._resume_at: int | None = None
 
     def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning at every epoch start; a pending restored position is kept for its epoch."""
+        """Start the next pass at this epoch; a restored mid-epoch position is kept for its own epoch."""
         if epoch != self.epoch:
             self._resume_at = None
         self.epoch = epoch
@@ -113,18 +114,22 @@ class TokenWindowBatchSampler(Sampler[list[IndexWithStepTokens]]):
         return rows
 
     def __iter__(self) -> Iterator[list[IndexWithStepTokens]]:
-        batches = [row[self.rank] for row in self._rows()]
-        start = self._resume_at or 0
+        epoch, start = self.epoch, self._resume_at or 0
         self._resume_at = None
-        self.yielded = start
-        for window_start in range(0, len(batches), self.accumulate_grad_batches):
-            window = batches[window_start : window_start + self.accumulate_grad_batches]
-            step_tokens = int(sum(int(self.num_targets[batch].sum()) for batch in window))
-            for offset, batch in enumerate(window):
-                if window_start + offset < start:
-                    continue
-                self.yielded += 1
-                yield [(index, step_tokens) for index in batch]
+        batches = [row[self.rank] for row in self._rows()]
+        window = self.accumulate_grad_batches
+        window_tokens = [
+            int(sum(int(self.num_targets[batch].sum()) for batch in batches[first : first + window]))
+            for first in range(0, len(batches), window)
+        ]
+        for position in range(start, len(batches)):
+            if position == len(batches) - 1:
+                # The pass is over once its last batch is out. Lightning never asks for the StopIteration
+                # after it, nor calls `set_epoch` on a batch sampler, so the next epoch starts here.
+                self.epoch, self.yielded = epoch + 1, 0
+            else:
+                self.yielded = position + 1
+            yield [(index, window_tokens[position // window]) for index in batches[position]]
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "yielded": self.yielded}

@@ -7,6 +7,7 @@ import logging
 import pytest
 import torch
 from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from datamodules import DataSource, SkillMixDataModule
@@ -140,3 +141,40 @@ def test_default_trains_on_the_bundled_sample():
     datamodule = SkillMixDataModule()
     assert [source.path for source in datamodule.sources] == [str(SAMPLE_DATA)]
     assert datamodule.hparams.truncation == "drop" and datamodule.hparams.padding == "longest"
+
+
+class RecordBatches(RecordSteps):
+    def on_fit_start(self):
+        self.seen: list[tuple[int, int, int]] = []
+
+    def training_step(self, batch, batch_idx):
+        ids = batch["input_ids"]
+        self.seen.append((int(ids.sum()), ids.shape[1], int(batch["loss_tokens_in_step"])))
+        return super().training_step(batch, batch_idx)
+
+
+def fit(tmp_path, **trainer_kwargs) -> RecordBatches:
+    module = RecordBatches()
+    ckpt_path = trainer_kwargs.pop("ckpt_path", None)
+    trainer = Trainer(
+        max_epochs=3,
+        accumulate_grad_batches=2,
+        use_distributed_sampler=False,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        **trainer_kwargs,
+    )
+    datamodule = SkillMixDataModule(batch_size=4, cache_dir=str(tmp_path / "cache"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    return module
+
+
+def test_resume_from_a_mid_epoch_checkpoint_replays_nothing_and_skips_nothing(tmp_path):
+    # 66 examples / 4 = 17 micro-batches = 9 optimizer steps per epoch; step 12 is mid-epoch 1.
+    every_12 = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=12, save_top_k=-1, filename="{step}")
+    uninterrupted = fit(tmp_path, callbacks=[every_12]).seen
+    assert uninterrupted[:17] != uninterrupted[17:34]  # each epoch has its own order
+    rest = fit(tmp_path, ckpt_path=str(tmp_path / "step=12.ckpt")).seen
+    assert rest == uninterrupted[17 + 6 :]
