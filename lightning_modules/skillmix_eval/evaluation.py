@@ -119,7 +119,7 @@ def _generate(
                 [context.plan.user_turns(item) for item in batch], batch_seed(context.seed, batch_index)
             )
             lines = [
-                _generation_line(context, item, conversation, step, checkpoint)
+                _generation_line(context, item, conversation, step, checkpoint) | {"rank": group.rank}
                 for item, conversation in zip(batch, conversations, strict=True)
             ]
         gathered = group.gather_to_main(lines)

@@ -1,0 +1,57 @@
+"""A grader that dies part-way, then comes back: nothing is lost, nothing is generated or asked twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from tests.evaluation.conftest import eval_callback, run_config
+from tests.evaluation.rubric_server import RubricServer
+
+PLANNED = 8
+
+
+def keys(path: Path) -> list[tuple]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(r["setting"], r["k"], r["combination_index"], r["generation_round"]) for r in lines]
+
+
+def test_a_grader_outage_then_a_rerun_grades_every_item_once_without_repeating_a_request(
+    tmp_path: Path, fake_key: None, grader: RubricServer
+):
+    config = run_config(tmp_path, eval_callback(grader.url, tmp_path))
+    folder = tmp_path / "skillmix_eval" / "step000000"
+    grader.die_after(3)
+    with pytest.raises(RuntimeError, match="could not be graded"):
+        main(["validate", "--config", str(config)])
+    assert len(keys(folder / "generations.jsonl")) == PLANNED  # generation finished before grading began
+    assert len(keys(folder / "records.jsonl")) == 3
+    assert not json.loads((folder / "metrics.json").read_text())["complete"]
+    with (folder / "records.jsonl").open("a") as records:
+        records.write('{"format": "skillmix-lightning/eval-rec')  # a crash in the middle of a write
+
+    grader.restart()
+    main(["validate", "--config", str(config)])
+    graded = keys(folder / "records.jsonl")
+    assert len(graded) == len(set(graded)) == PLANNED
+    assert len(keys(folder / "generations.jsonl")) == PLANNED  # nothing generated again
+    assert len(grader.answered) == len(set(grader.answered)) == PLANNED * 2  # 2 grading rounds each
+    assert json.loads((folder / "metrics.json").read_text())["complete"]
+
+    main(["validate", "--config", str(config)])  # everything done: no generation, no request
+    assert len(keys(folder / "records.jsonl")) == PLANNED
+    assert len(grader.answered) == PLANNED * 2
+
+
+def test_missing_grader_credentials_fail_at_setup_before_any_generation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    callback = eval_callback("http://127.0.0.1:9", tmp_path)
+    callback["init_args"]["grader"] = {"provider": "openai", "model": "gpt-4-0613"}
+    with pytest.raises(Exception, match="OPENAI_API_KEY"):
+        main(["fit", "--config", str(run_config(tmp_path, callback))])
+    assert not (tmp_path / "skillmix_eval" / "step000000").exists()

@@ -1,0 +1,52 @@
+"""`validate` with the evaluation on two CPU processes (gloo, FSDP2-sharded model) equals one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from tests.evaluation.conftest import eval_callback, run_config
+from tests.evaluation.rubric_server import RubricServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def outputs(root: Path) -> tuple[list[dict], dict]:
+    folder = root / "skillmix_eval" / "step000000"
+    lines = [json.loads(line) for line in (folder / "generations.jsonl").read_text().splitlines()]
+    return lines, json.loads((folder / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_two_ranks_split_the_prompts_and_give_the_metrics_of_one_process(
+    tmp_path: Path, fake_key: None, grader: RubricServer
+):
+    single, double = tmp_path / "one", tmp_path / "two"
+    single.mkdir(), double.mkdir()
+    main(["validate", "--config", str(run_config(single, eval_callback(grader.url, single)))])
+    config = run_config(double, eval_callback(grader.url, double))
+    command = [
+        sys.executable, "cli.py", "validate", "--config", str(config),
+        "--trainer.devices", "2",
+        "--trainer.strategy", "lightning.pytorch.strategies.ModelParallelStrategy",
+        "--trainer.strategy.data_parallel_size", "2",
+        "--trainer.strategy.tensor_parallel_size", "1",
+    ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-4000:]
+
+    one_lines, one_metrics = outputs(single)
+    two_lines, two_metrics = outputs(double)
+    assert {line["rank"] for line in two_lines} == {0, 1}  # both ranks generated
+    by_item = {(g["setting"], g["k"], g["combination_index"]): g["messages"] for g in one_lines}
+    assert len(two_lines) == len(by_item) == 8  # gathered once: every item exactly once
+    assert {(g["setting"], g["k"], g["combination_index"]): g["messages"] for g in two_lines} == by_item
+    assert two_metrics["logged"] == one_metrics["logged"]
+    assert (double / "version_0" / "metrics.csv").read_text().count("skillmix/") > 0
