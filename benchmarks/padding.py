@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from jsonargparse import auto_cli
@@ -42,7 +43,7 @@ PROFILES = {
 }
 
 
-def synthesize(examples: int, max_length: int, vocab_size: int, seed: int) -> list[dict[str, list[int]]]:
+def synthesize(examples: int, max_length: int, vocab_size: int, seed: int) -> list[dict[str, Any]]:
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for k, profile in PROFILES.items():
@@ -131,9 +132,8 @@ def benchmark(
         num_hidden_layers=layers,
         num_attention_heads=max(1, hidden_size // 64),
         max_position_embeddings=max_length,
-        attn_implementation="sdpa",
     )
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config)  # SDPA attention, the transformers default
     rows = synthesize(examples, max_length, config.vocab_size, seed)
     mean_length = sum(len(row["input_ids"]) for row in rows) / len(rows)
     modes = {

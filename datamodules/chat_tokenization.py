@@ -23,19 +23,29 @@ class ChatTemplateError(ValueError):
     """The tokenizer's chat template cannot render training examples with exact answer spans."""
 
 
+def render(
+    tokenizer: PreTrainedTokenizerBase,
+    messages: Sequence[dict[str, str]],
+    add_generation_prompt: bool = False,
+) -> str:
+    text = tokenizer.apply_chat_template(
+        list(messages), tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+    assert isinstance(text, str)
+    return text
+
+
 def answer_spans(
     tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict[str, str]]
 ) -> tuple[str, list[range]]:
     """The rendered conversation and the character range of each assistant turn (answer + end of turn)."""
-    text = tokenizer.apply_chat_template(list(messages), tokenize=False)
+    text = render(tokenizer, messages)
     spans = []
     for position, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        prompt = tokenizer.apply_chat_template(
-            list(messages[:position]), tokenize=False, add_generation_prompt=True
-        )
-        through_answer = tokenizer.apply_chat_template(list(messages[: position + 1]), tokenize=False)
+        prompt = render(tokenizer, messages[:position], add_generation_prompt=True)
+        through_answer = render(tokenizer, messages[: position + 1])
         if not (
             text.startswith(prompt) and text.startswith(through_answer) and len(prompt) < len(through_answer)
         ):

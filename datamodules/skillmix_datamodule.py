@@ -112,22 +112,22 @@ class SkillMixDataModule(LightningDataModule):
 
     def prepare_data(self) -> None:
         """Tokenize once per node before the other ranks set up (they then read the cache)."""
-        self._tokenize(load_tokenizer(self.hparams.tokenizer, self.hparams.chat_template))
+        self._tokenize(load_tokenizer(self.hparams["tokenizer"], self.hparams["chat_template"]))
 
     def setup(self, stage: str) -> None:
         if self.train_set is not None:
             return
-        self.tokenizer = load_tokenizer(self.hparams.tokenizer, self.hparams.chat_template)
+        self.tokenizer = load_tokenizer(self.hparams["tokenizer"], self.hparams["chat_template"])
         parts, reports, text = self._tokenize(self.tokenizer)
-        _report_length_cap(reports, self.hparams.max_length, self.hparams.truncation)
+        _report_length_cap(reports, self.hparams["max_length"], self.hparams["truncation"])
         mixture = draw_mixture(
             [len(part) for part in parts],
             self.sources,
             text_size=0 if text is None else len(text),
-            text_ratio=self.hparams.text_ratio,
-            subsample=self.hparams.subsample,
-            val_examples=self.hparams.val_examples,
-            seed=self.hparams.seed,
+            text_ratio=self.hparams["text_ratio"],
+            subsample=self.hparams["subsample"],
+            val_examples=self.hparams["val_examples"],
+            seed=self.hparams["seed"],
         )
         columns = ["input_ids", "labels", "num_targets", "length", "k"]
         pool = datasets.concatenate_datasets(
@@ -140,18 +140,18 @@ class SkillMixDataModule(LightningDataModule):
     def _tokenize(
         self, tokenizer: PreTrainedTokenizerBase
     ) -> tuple[list[datasets.Dataset], list[LengthCapReport], datasets.Dataset | None]:
-        settings = {"num_proc": self.hparams.num_proc, "cache_dir": self.hparams.cache_dir}
-        cap = {"max_length": self.hparams.max_length}
+        settings = {"num_proc": self.hparams["num_proc"], "cache_dir": self.hparams["cache_dir"]}
+        cap = {"max_length": self.hparams["max_length"]}
         parts, reports = [], []
         for source in self.sources:
             part, report = tokenize_skillmix_file(
-                source.path, tokenizer, truncation=self.hparams.truncation, **cap, **settings
+                source.path, tokenizer, truncation=self.hparams["truncation"], **cap, **settings
             )
             parts.append(part)
             reports.append(report)
         text = None
-        if self.hparams.text_corpus is not None and self.hparams.text_ratio > 0:
-            text = tokenize_text_corpus(self.hparams.text_corpus, tokenizer, **cap, **settings)
+        if self.hparams["text_corpus"] is not None and self.hparams["text_ratio"] > 0:
+            text = tokenize_text_corpus(self.hparams["text_corpus"], tokenizer, **cap, **settings)
         return parts, reports, text
 
     def _loader(
@@ -162,23 +162,23 @@ class SkillMixDataModule(LightningDataModule):
         pad_token_id = self.tokenizer.pad_token_id
         if pad_token_id is None:
             pad_token_id = self.tokenizer.eos_token_id  # any real id works: padding is masked and unlabelled
-        longest = self.hparams.padding == "longest"
+        longest = self.hparams["padding"] == "longest"
         sampler = TokenWindowBatchSampler(
             lengths=examples["length"],
             num_targets=examples["num_targets"],
-            batch_size=self.hparams.batch_size,
+            batch_size=self.hparams["batch_size"],
             accumulate_grad_batches=accumulate_grad_batches,
             num_replicas=trainer.world_size if trainer is not None else 1,
             rank=trainer.global_rank if trainer is not None else 0,
             shuffle=shuffle,
-            bucket_batches=self.hparams.bucket_batches if longest else None,
-            seed=self.hparams.seed,
+            bucket_batches=self.hparams["bucket_batches"] if longest else None,
+            seed=self.hparams["seed"],
         )
         return StatefulDataLoader(
             WindowedExamples(examples),
             batch_sampler=sampler,
-            collate_fn=PaddingCollator(pad_token_id, pad_to=None if longest else self.hparams.max_length),
-            num_workers=self.hparams.num_workers,
+            collate_fn=PaddingCollator(pad_token_id, pad_to=None if longest else self.hparams["max_length"]),
+            num_workers=self.hparams["num_workers"],
         )
 
     def train_dataloader(self) -> StatefulDataLoader:

@@ -46,16 +46,6 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 
-MODEL_SHAPE = {
-    "hidden_size": 128,
-    "intermediate_size": 384,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "max_position_embeddings": 2048,
-    "tie_word_embeddings": False,
-}
-
 
 def training_texts() -> Iterator[str]:
     """The project's own text, in a fixed order so that BPE training is reproducible."""
@@ -110,7 +100,13 @@ def main() -> None:
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **MODEL_SHAPE,
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,  # grouped-query attention, as in Mistral
+        max_position_embeddings=2048,
+        tie_word_embeddings=False,
     )
     config.save_pretrained(OUTPUT_DIR)
     end_of_turn_id = tokenizer.convert_tokens_to_ids(IM_END)

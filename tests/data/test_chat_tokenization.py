@@ -16,7 +16,8 @@ def tokenize_one(tokenizer, messages, max_length=4096, truncation="drop"):
 
 def expected_from_segments(tokenizer, segments):
     """Ids and labels built piece by piece: (text, is_target) segments tokenized separately."""
-    ids, labels = [], []
+    ids: list[int] = []
+    labels: list[int] = []
     for text, is_target in segments:
         piece = tokenizer(text, add_special_tokens=False)["input_ids"]
         ids += piece
@@ -57,7 +58,7 @@ def test_mistral_ids_equal_mistral_common_and_mask_matches_its_message_pieces(
     instruct = reference.instruct_tokenizer
     for record in (sample_records[0], sample_records[-1]):
         user1, answer1, user2, answer2 = (m["content"] for m in record["messages"])
-        conversation = [UserMessage(content=user1), AssistantMessage(content=answer1)]
+        conversation: list = [UserMessage(content=user1), AssistantMessage(content=answer1)]
         conversation += [UserMessage(content=user2), AssistantMessage(content=answer2)]
         whole = reference.encode_chat_completion(ChatCompletionRequest(messages=conversation)).tokens
 

@@ -113,7 +113,7 @@ def test_cap_report_warns_and_counts_per_k(tmp_path, write_jsonl, make_record, c
     ):
         datamodule.setup("fit")
     assert "d13.jsonl, k=1: 8 examples, 0 longer than 256 tokens dropped (0.0%)" in caplog.text
-    assert len(datamodule.train_set) == 8
+    assert datamodule.train_set is not None and len(datamodule.train_set) == 8
 
 
 def test_text_corpus_is_mixed_in_with_loss_on_every_token(tmp_path, make_record, write_jsonl):
@@ -128,6 +128,7 @@ def test_text_corpus_is_mixed_in_with_loss_on_every_token(tmp_path, make_record,
         cache_dir=str(tmp_path / "c"),
     )
     datamodule.setup("fit")
+    assert datamodule.train_set is not None
     kinds = datamodule.train_set["k"]
     assert kinds.count(0) == 8 and kinds.count(1) == 24  # 8 / (8 + 24) = 0.25
     text = datamodule.train_set.filter(lambda example: example["k"] == 0)
@@ -140,7 +141,7 @@ def test_text_corpus_is_mixed_in_with_loss_on_every_token(tmp_path, make_record,
 def test_default_trains_on_the_bundled_sample():
     datamodule = SkillMixDataModule()
     assert [source.path for source in datamodule.sources] == [str(SAMPLE_DATA)]
-    assert datamodule.hparams.truncation == "drop" and datamodule.hparams.padding == "longest"
+    assert datamodule.hparams["truncation"] == "drop" and datamodule.hparams["padding"] == "longest"
 
 
 class RecordBatches(RecordSteps):

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from datamodules.mixture import DataSource, draw_mixture
+from datamodules.mixture import DataSource, Mixture, draw_mixture
 
 SIZES = [100, 60, 40]  # pool positions: D(1) 0-99, D(2) 100-159, D(3) 160-199, then text chunks 200-249
 
@@ -26,12 +26,13 @@ def test_counts_and_weights_give_exact_proportions():
 
 def test_same_seed_same_mixture_other_seed_other_mixture():
     sources = [DataSource("d1", count=50), DataSource("d2"), DataSource("d3")]
-    kwargs = {"text_size": 50, "text_ratio": 0.2, "subsample": 80, "val_examples": 10}
-    first, again = (
-        draw_mixture(SIZES, sources, seed=7, **kwargs),
-        draw_mixture(SIZES, sources, seed=7, **kwargs),
-    )
-    other = draw_mixture(SIZES, sources, seed=8, **kwargs)
+
+    def draw(seed: int) -> Mixture:
+        return draw_mixture(
+            SIZES, sources, text_size=50, text_ratio=0.2, subsample=80, val_examples=10, seed=seed
+        )
+
+    first, again, other = draw(7), draw(7), draw(8)
     assert first == again
     assert first.train != other.train and first.validation != other.validation
 
