@@ -52,6 +52,7 @@ DEFAULT_KEEP = KeepRule()
 
 
 def generate(
+    *,
     k: int,
     n: int,
     output_dir: Path,

@@ -99,5 +99,5 @@ async def converse(
     second_request = turn2_request(skills, topic, answer1, sampling)
     (second,) = await client.generate(second_request)
     answer2 = _reply(second, 2)
-    messages = [*second_request.messages, {"role": "assistant", "content": answer2}]
+    messages: list[Message] = [*second_request.messages, {"role": "assistant", "content": answer2}]
     return Conversation(messages, first.usage + second.usage, second.served_by or client.backend.model)
