@@ -15,7 +15,6 @@ Batch contract (what `lightning_modules` relies on): every batch is a dict with
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -35,8 +34,6 @@ from datamodules.tokenized_files import (
     tokenize_skillmix_file,
     tokenize_text_corpus,
 )
-
-log = logging.getLogger(__name__)
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 SAMPLE_DATA = PACKAGE_ROOT / "sample_data" / "skillmix_sample.jsonl"
