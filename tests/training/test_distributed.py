@@ -1,0 +1,54 @@
+"""Two CPU processes (gloo) under ModelParallelStrategy/FSDP2: fit, sharded checkpoint, export."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.fabric.utilities.load import _load_distributed_checkpoint
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
+
+from cli import main
+from tests.training.tiny import logged_steps, small_fit_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_two_process_fsdp2_fit_writes_a_sharded_checkpoint_that_exports(tmp_path: Path):
+    config = small_fit_config(tmp_path, checkpoint_every=3, max_steps=3)
+    command = [
+        sys.executable, "cli.py", "fit", "--config", str(config),
+        "--trainer.devices", "2",
+        "--trainer.strategy", "lightning.pytorch.strategies.ModelParallelStrategy",
+        "--trainer.strategy.data_parallel_size", "2",
+        "--trainer.strategy.tensor_parallel_size", "1",
+        "--model.activation_checkpointing", "true",
+        "--trainer.gradient_clip_val", "1.0",
+    ]  # fmt: skip
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-4000:]
+
+    losses = logged_steps(tmp_path / "version_0" / "metrics.csv", "train/loss")
+    assert sorted(losses) == [0, 1, 2] and all(math.isfinite(v) for v in losses.values())
+    checkpoint = tmp_path / "checkpoints" / "step3.ckpt"
+    assert checkpoint.is_dir()
+    assert {"__0_0.distcp", "__1_0.distcp", "meta.pt"} <= {p.name for p in checkpoint.iterdir()}
+
+    exported = tmp_path / "hf"
+    main(["export", "--ckpt_path", str(checkpoint), "--output_dir", str(exported), "--dtype", "float32"])
+    weights = load_file(exported / "model.safetensors")
+    consolidated = _load_distributed_checkpoint(checkpoint)["state_dict"]
+    assert weights.keys() == {name.removeprefix("model.") for name in consolidated}
+    for name, tensor in consolidated.items():
+        torch.testing.assert_close(weights[name.removeprefix("model.")], tensor, rtol=0, atol=0)
+    model = AutoModelForCausalLM.from_pretrained(exported)
+    logits = model(input_ids=torch.tensor([[1, 5, 9, 13]])).logits
+    assert logits.shape == (1, 4, model.config.vocab_size) and torch.isfinite(logits).all()
