@@ -1,6 +1,6 @@
 """Fixtures for the graders tests: a scripted provider on 127.0.0.1, instant retry waits, fake keys.
 
-`--run-api` enables the few tests (marker `api`) that call real providers; they also need the key.
+Real-provider tests (marker `api`) are enabled suite-wide by `--run-api` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,21 +11,6 @@ from collections.abc import Iterator
 import pytest
 from grader_fakes import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, InstantClock
 from llm_servers import ScriptedLLMServer
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--run-api", action="store_true", help="run tests that call real provider APIs (cost money)"
-    )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-api"):
-        return
-    skip = pytest.mark.skip(reason="calls a real provider API: pass --run-api and set the key")
-    for item in items:
-        if "api" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture
