@@ -7,22 +7,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli import run_trainer_cli
+from cli import main, run_trainer_cli
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-PAPER_CONFIGS = sorted(CONFIGS.glob("*/*.yaml"))
+ALL_CONFIGS = sorted(CONFIGS.rglob("*.yaml"))
+FRAGMENTS = {"eval"}  # added after a training config (`--config TRAINING --config FRAGMENT`)
+COMMANDS = {"generate": "generate"}  # folder -> the project command the config belongs to
+TRAINING_CONFIGS = [p for p in ALL_CONFIGS if p.parent.name not in FRAGMENTS | COMMANDS.keys()]
+PAPER_CONFIGS = [p for p in TRAINING_CONFIGS if p.parent != CONFIGS]
 
 
-def resolved_config(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+def resolved_config(capsys: pytest.CaptureFixture[str], *args: str, command: str = "fit") -> dict:
     with pytest.raises(SystemExit) as exit_info:
-        run_trainer_cli(["fit", *args, "--print_config"])
+        main([command, *args, "--print_config"])
     assert exit_info.value.code in (0, None)
     return yaml.safe_load(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
-def test_config_parses(path: Path, capsys: pytest.CaptureFixture[str]):
-    config = resolved_config(capsys, "--config", str(path))
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_every_shipped_config_parses(path: Path, capsys: pytest.CaptureFixture[str]):
+    folder = path.parent.name
+    if folder in COMMANDS:
+        assert resolved_config(capsys, "--config", str(path), command=COMMANDS[folder])
+        return
+    base = ["--config", str(CONFIGS / "default.yaml")] if folder in FRAGMENTS else []
+    config = resolved_config(capsys, *base, "--config", str(path))
     assert config["trainer"]["use_distributed_sampler"] is False
     assert config["trainer"]["max_steps"] > 0
 
