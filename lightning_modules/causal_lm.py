@@ -65,6 +65,13 @@ class CausalLMModule(LightningModule):
         # Lightning calls this for every fit/validate/test run; build once.
         if self.model is not None:
             return
+        # also built without a trainer (load_from_checkpoint, tests)
+        precision = str(self._trainer.precision) if self._trainer is not None else None
+        if precision in ("bf16-true", "16-true"):
+            rank_zero_warn(
+                f"precision={precision!r} keeps the master weights in low precision: with Adam at lr 2e-5 "
+                "most updates round to zero. Use precision 'bf16-mixed' (fp32 master weights, bf16 compute)."
+            )
         hp = self.hparams
         load = partial(
             load_causal_lm,
@@ -98,13 +105,7 @@ class CausalLMModule(LightningModule):
 
     def _fsdp_mixed_precision(self) -> MixedPrecisionPolicy:
         """bf16 compute and communication of parameters, fp32 gradient reduction, fp32 master weights."""
-        precision = str(self.trainer.precision)
-        if precision in ("bf16-true", "16-true"):
-            rank_zero_warn(
-                f"precision={precision!r} keeps the master weights in low precision: with Adam at lr 2e-5 "
-                "most updates round to zero. Use precision 'bf16-mixed' (fp32 master weights, bf16 compute)."
-            )
-        if precision == "bf16-mixed":
+        if str(self.trainer.precision) == "bf16-mixed":
             return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
         return MixedPrecisionPolicy()
 

@@ -141,3 +141,10 @@ def test_directory_without_weights_asks_for_random_init(tiny_model_dir):
     module = CausalLMModule(str(tiny_model_dir))
     with pytest.raises(FileNotFoundError, match="random_init: true"):
         module.configure_model()
+
+
+def test_low_precision_master_weights_are_warned_about(tiny_model_dir):
+    module = CausalLMModule(str(tiny_model_dir), random_init=True)
+    module.trainer = cpu_trainer(precision="bf16-true")
+    with pytest.warns(UserWarning, match="Use precision 'bf16-mixed'"):
+        module.configure_model()
