@@ -8,24 +8,38 @@ lazily so that, for example, `compare` starts without importing torch.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from pathlib import Path
 
 PROJECT_COMMANDS: dict[str, str] = {
-    "compare": "skillmix.compare:compare",
+    "compare": "skillmix.compare:main",
     "export": "lightning_modules.export:export",
     "generate": "datamodules.generation.command:generate",
     "grade": "graders.grade_command:grade",
 }
-"""Command name -> "module:function" for commands that are not Trainer runs."""
+"""Command name -> "module:function" for commands that are not Trainer runs. A function named `main` parses
+its own argv (compare: several positional paths and a bare `--json`); any other is given to jsonargparse."""
+
+
+def configure_logging() -> None:
+    """One place for the project commands' log format (Trainer runs keep Lightning's own)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpx2"):  # one INFO line per HTTP request would drown the progress line
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def run_project_command(name: str, argv: list[str]) -> None:
     from jsonargparse import auto_cli
 
+    configure_logging()
+
     module_name, function_name = PROJECT_COMMANDS[name].split(":")
     function = getattr(importlib.import_module(module_name), function_name)
-    auto_cli(function, args=argv)
+    if function_name == "main":
+        function(argv)
+    else:
+        auto_cli(function, args=argv)
 
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"

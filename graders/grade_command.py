@@ -87,7 +87,6 @@ def grade(
             for what the batches did not return); "off": grade with live calls.
         progress: Show a live progress line.
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = client or ClientSettings()
     catalog = load_catalog(skills_csv, topics_txt)
     sources = read_records(records, catalog)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jsonargparse import ArgumentParser
+
 from skillmix.checkpoint_deltas import add_steps_and_deltas, plot_steps, print_deltas
 from skillmix.eval_records import is_eval_output, read_eval_output
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
@@ -68,7 +70,7 @@ def compare_rows(paths: Sequence[Path], options: ScoringOptions) -> list[dict[st
 
 
 def compare(
-    paths: Path | list[Path],
+    paths: Sequence[Path],
     json: bool = False,
     name_penalty: bool = True,
     plot: Path | None = None,
@@ -76,26 +78,9 @@ def compare(
     generation_aggregate: GenerationAggregate = "max",
     reference_compat: bool = False,
 ) -> None:
-    """Compare SKILL-MIX results: Ratio of Full Marks, Ratio of All Skills and Skills Fraction per run.
-
-    Every grader reply is re-parsed with this project's rubric parser. Rows are per (run, setting,
-    checkpoint, k, seed); unscored gradings are counted in `unscored`, never scored as 0 (unless
-    --reference_compat true). Several paths: compare '[RUN_A, RUN_B]'.
-
-    Args:
-        paths: A folder of graded records (the reference SKILL-MIX layout, or this project's evaluation
-            outputs: a run's log directory, its skillmix_eval folder or one records.jsonl), or a list of them.
-            Rows from evaluation outputs carry their training `step` and, for steps after 0, the difference
-            to step 0 (the base model) with a standard error paired over the shared combinations.
-        json: Print one JSON document (a list of rows) instead of a table.
-        name_penalty: A skill whose name (cut at "(") appears in the answer gets 0 for that skill.
-        plot: Also draw the metrics (per checkpoint where there are checkpoints) into this PNG file.
-        programmatic_length: Replace the grader's length point with the reference's sentence count.
-        generation_aggregate: Combine a combination's generation rounds by "max" (the paper) or "mean".
-        reference_compat: Score unscored gradings as all zeros, as the reference implementation does.
-    """
+    """Print the comparison (table or JSON) and optionally plot it; arguments as in `compare --help`."""
     options = ScoringOptions(programmatic_length, name_penalty, generation_aggregate, reference_compat)
-    rows = compare_rows(paths if isinstance(paths, list) else [paths], options)
+    rows = compare_rows(paths, options)
     if json:
         sys.stdout.write(json_lib.dumps(rows, indent=2) + "\n")
     else:
@@ -108,3 +93,63 @@ def compare(
 
         (plot_steps if any(row["step"] is not None for row in rows) else plot_rows)(rows, plot)
         logger.info("wrote %s", plot)
+
+
+def compare_parser() -> ArgumentParser:
+    """`compare PATH... [--json] [--name_penalty true|false] [--plot FILE.png]`, the DESIGN.md contract.
+
+    Written out rather than derived from `compare`'s signature: a bare `--json` and several positional
+    paths are the contract, and a signature-derived parser accepts neither.
+    """
+    parser = ArgumentParser(
+        prog="cli.py compare",
+        description=(
+            "Compare SKILL-MIX results: Ratio of Full Marks, Ratio of All Skills and Skills Fraction. "
+            "Every grader reply is re-parsed with this project's rubric parser. Rows are per (run, "
+            "setting, checkpoint, k, seed); unscored gradings are counted in `unscored`, never scored "
+            "as 0 (unless --reference_compat)."
+        ),
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        help=(
+            "Folders of graded records: the reference SKILL-MIX layout, or this project's evaluation "
+            "outputs (a run's log directory, its skillmix_eval folder or one records.jsonl). Rows from "
+            "evaluation outputs carry their training `step` and, after step 0, the difference to step 0 "
+            "(the base model) with a standard error paired over the shared combinations."
+        ),
+    )
+    flag = {"type": bool, "nargs": "?", "const": True}
+    parser.add_argument("--json", default=False, help="Print one JSON document (a list of rows).", **flag)
+    parser.add_argument(
+        "--name_penalty",
+        default=True,
+        help='A skill whose name (cut at "(") appears in the answer gets 0 for that skill.',
+        **flag,
+    )
+    parser.add_argument("--plot", type=Path | None, default=None, help="Also draw the metrics into this PNG.")
+    parser.add_argument(
+        "--programmatic_length",
+        default=True,
+        help="Replace the grader's length point with the reference's sentence count.",
+        **flag,
+    )
+    parser.add_argument(
+        "--generation_aggregate",
+        type=GenerationAggregate,
+        default="max",
+        help='Combine a combination\'s generation rounds by "max" (the paper) or "mean".',
+    )
+    parser.add_argument(
+        "--reference_compat",
+        default=False,
+        help="Score unscored gradings as all zeros, as the reference implementation does (for comparisons).",
+        **flag,
+    )
+    return parser
+
+
+def main(argv: list[str]) -> None:
+    compare(**compare_parser().parse_args(argv).as_dict())

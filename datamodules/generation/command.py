@@ -106,9 +106,6 @@ def generate(
         batch_poll_seconds: How often to poll a running batch.
         dry_run: Print the calls and the estimated cost of the remaining work, then stop without any call.
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for chatty in ("httpx", "httpx2"):  # one INFO line per HTTP request drowns the progress line
-        logging.getLogger(chatty).setLevel(logging.WARNING)
     catalog = load_catalog(skills_csv, topics_txt)
     files = OutputFiles(Path(output_dir), k)
     chosen_splits = resolve_splits(files, catalog, splits, split_seed)

@@ -73,7 +73,7 @@ def test_rich_table_shows_metrics_with_standard_errors() -> None:
 @requires_reference
 def test_command_line_json_name_penalty_and_plot(tmp_path: Path) -> None:
     plot = tmp_path / "metrics.png"
-    command = [sys.executable, "cli.py", "compare", str(REFERENCE_TEST), "--json", "true"]
+    command = [sys.executable, "cli.py", "compare", str(REFERENCE_TEST), "--json"]
     command += ["--name_penalty", "false", "--plot", str(plot)]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
@@ -81,9 +81,9 @@ def test_command_line_json_name_penalty_and_plot(tmp_path: Path) -> None:
     assert rows["gpt-4"]["full_marks"] == pytest.approx(0.6)
     assert "1 of 5 generations are graded" in finished.stderr
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    two_folders = f"[{REFERENCE_TEST / 'k3_s10_vdefault_r2'}, {REFERENCE_TEST / 'k3_s10_vdefault_r3'}]"
+    two_folders = [str(REFERENCE_TEST / "k3_s10_vdefault_r2"), str(REFERENCE_TEST / "k3_s10_vdefault_r3")]
     finished = subprocess.run(
-        [sys.executable, "cli.py", "compare", two_folders, "--json", "true"],
+        [sys.executable, "cli.py", "compare", *two_folders, "--json", "true"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert finished.returncode == 0, finished.stderr
