@@ -1,8 +1,10 @@
-"""A live progress line for long runs: done / in flight / retried / failed, and spend so far."""
+"""Live progress lines for long runs: a bar plus a free-text status (done / in flight / retried / failed,
+spend so far), on stderr so that stdout stays clean for JSON output."""
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -10,10 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from graders.accounting import RunStats
 
 
-class RichProgress:
-    """Renders `RunStats` on stderr; use as a context manager around a run and call `show` on changes."""
+_Line = TypeVar("_Line", bound="StatusLine")
 
-    def __init__(self, description: str, console: Console | None = None) -> None:
+
+class StatusLine:
+    """A progress bar with a status column; use as a context manager and call `update` on changes."""
+
+    def __init__(self, description: str, total: int | None = None, console: Console | None = None) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -22,9 +27,9 @@ class RichProgress:
             TimeElapsedColumn(),
             console=console or Console(stderr=True),
         )
-        self._task = self._progress.add_task(description, total=None, status="")
+        self._task = self._progress.add_task(description, total=total, status="")
 
-    def __enter__(self) -> RichProgress:
+    def __enter__(self: _Line) -> _Line:
         self._progress.start()
         return self
 
@@ -33,12 +38,20 @@ class RichProgress:
     ) -> None:
         self._progress.stop()
 
+    def update(self, completed: int, status: str, total: int | None = None) -> None:
+        if total is None:
+            self._progress.update(self._task, completed=completed, status=status)
+        else:
+            self._progress.update(self._task, completed=completed, status=status, total=total)
+
+
+class RichProgress(StatusLine):
+    """Renders a model client's `RunStats`."""
+
     def show(self, stats: RunStats) -> None:
         status = (
             f"in flight {stats.calls_in_flight} | cached {stats.samples_cached} | "
             f"retried {sum(stats.retries.values())} | failed {stats.samples_failed} | "
             f"spent {stats.cost_text()}"
         )
-        self._progress.update(
-            self._task, total=stats.samples_requested, completed=stats.samples_done, status=status
-        )
+        self.update(stats.samples_done, status, total=stats.samples_requested)

@@ -85,6 +85,39 @@ class GradingItem:
     """The text under grade, as `skillmix.answers.extract_answer` gives it."""
 
 
+@dataclass(frozen=True)
+class GradingSettings:
+    """How answers are graded, as configs name it (the grader model itself is `ClientSettings`).
+
+    Args:
+        rounds: Grading rounds per answer; points are a majority vote over them (the paper: 3). One round
+            costs about a third as much and trusts a single reply.
+        template: Grading prompt template ("gpt": the rubric table the paper's GPT-4 grader used).
+        temperature: Grader sampling temperature (the reference's OpenAI default, 1.0).
+        seed: Base seed where the provider honours one (round r uses seed + r).
+        max_tokens: Most tokens per grading reply.
+        reask: Ask once more when a reply cannot be parsed.
+    """
+
+    rounds: int = 3
+    template: str = "gpt"
+    temperature: float | None = 1.0
+    seed: int | None = None
+    max_tokens: int = 1024
+    reask: bool = True
+
+    def build_grader(self, client: ModelClient) -> SkillMixGrader:
+        return SkillMixGrader(
+            client,
+            rounds=self.rounds,
+            template=self.template,
+            temperature=self.temperature,
+            seed=self.seed,
+            max_tokens=self.max_tokens,
+            reask=self.reask,
+        )
+
+
 class SkillMixGrader:
     """Grades SKILL-MIX answers with a grader model, R rounds each.
 

@@ -121,7 +121,7 @@ def compare_parser() -> ArgumentParser:
             "(the base model) with a standard error paired over the shared combinations."
         ),
     )
-    flag = {"type": bool, "nargs": "?", "const": True}
+    flag: dict[str, Any] = {"type": bool, "nargs": "?", "const": True}  # a bare `--json` means true
     parser.add_argument("--json", default=False, help="Print one JSON document (a list of rows).", **flag)
     parser.add_argument(
         "--name_penalty",

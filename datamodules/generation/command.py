@@ -28,7 +28,6 @@ from datamodules.generation.pipeline import GenerationPipeline, StopReason
 from datamodules.generation.plan import PlannedGeneration, SkillPool, plan_generations
 from datamodules.generation.progress import GenerationProgress
 from datamodules.generation.run_config import (
-    GradingSettings,
     check_resumable,
     resolve_splits,
     run_identity,
@@ -39,7 +38,7 @@ from datamodules.generation.teacher import TeacherSampling
 from graders.accounting import Budget
 from graders.client import ModelClient
 from graders.settings import ClientSettings
-from graders.skillmix_grader import SkillMixGrader
+from graders.skillmix_grader import GradingSettings, SkillMixGrader
 from skillmix.catalog import load_catalog
 
 logger = logging.getLogger(__name__)
@@ -111,15 +110,7 @@ def generate(
     chosen_splits = resolve_splits(files, catalog, splits, split_seed)
     plan = plan_generations(catalog, chosen_splits, k=k, n=n, seed=seed, pool=skill_pool)
     teacher_client, grader_client = _build_clients(teacher, grader, max_cost_usd)
-    grader_ = SkillMixGrader(
-        grader_client,
-        rounds=grading.rounds,
-        template=grading.template,
-        temperature=grading.temperature,
-        seed=grading.seed,
-        max_tokens=grading.max_tokens,
-        reask=grading.reask,
-    )
+    grader_ = grading.build_grader(grader_client)
     identity = run_identity(
         k=k, seed=seed, skill_pool=skill_pool, splits=chosen_splits, catalog=catalog,
         teacher=teacher_client.identity, teacher_sampling=teacher_sampling, grading=grader_.config, keep=keep,

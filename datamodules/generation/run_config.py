@@ -9,35 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from datamodules.generation.outputs import OutputFiles, write_json
 from skillmix.catalog import Catalog
 from skillmix.splits import Splits, SplitsError, make_splits
-
-
-@dataclass(frozen=True)
-class GradingSettings:
-    """How the grader grades each improved answer (see `graders.skillmix_grader.SkillMixGrader`).
-
-    Args:
-        rounds: Grading rounds per answer; points are decided by majority vote (the paper: 3). One round
-            costs about half as much and trusts a single reply.
-        template: Grading prompt template ("gpt": the rubric table the paper's GPT-4 grader used).
-        temperature: Grader sampling temperature.
-        seed: Grader seed where the provider honours one.
-        max_tokens: Most tokens per grading reply.
-        reask: Ask once more when a reply cannot be parsed.
-    """
-
-    rounds: int = 3
-    template: str = "gpt"
-    temperature: float | None = 1.0
-    seed: int | None = None
-    max_tokens: int = 1024
-    reask: bool = True
 
 
 class RunConfigError(ValueError):

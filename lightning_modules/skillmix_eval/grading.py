@@ -14,29 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from graders.settings import ClientSettings
-from graders.skillmix_grader import GradingItem, SkillMixGrader
+from graders.skillmix_grader import GradingItem, GradingSettings
 from skillmix.catalog import Catalog
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GradingSettings:
-    """How answers are graded (the grader model itself is `ClientSettings`).
-
-    Args:
-        rounds: Grading rounds per answer; points are a majority vote over them (the paper: 3).
-        template: Grading prompt template ("gpt": the rubric table the paper's GPT-4 grader used).
-        temperature: Grader sampling temperature (the reference's OpenAI default, 1.0).
-        seed: Base seed where the provider honours one (round r uses seed + r).
-        max_tokens: Most tokens per grading reply.
-    """
-
-    rounds: int = 3
-    template: str = "gpt"
-    temperature: float | None = 1.0
-    seed: int | None = None
-    max_tokens: int = 1024
 
 
 @dataclass(frozen=True)
@@ -55,14 +36,7 @@ async def grade_generations(
 ) -> GradingOutcome:
     """Grade every generation line, `write` each finished record; the caller decides what failures mean."""
     client = client_settings.build_client()
-    grader = SkillMixGrader(
-        client,
-        rounds=settings.rounds,
-        template=settings.template,
-        temperature=settings.temperature,
-        seed=settings.seed,
-        max_tokens=settings.max_tokens,
-    )
+    grader = settings.build_grader(client)
     items = [
         GradingItem(catalog.skills_named(line["skills"]), line["topic"], line["answer"])
         for line in generations

@@ -16,8 +16,8 @@ from generation_runs import read_jsonl, run_generate
 from llm_servers import ScriptedLLMServer
 from scripted_models import ScriptedModels
 
-from datamodules.generation.run_config import GradingSettings
 from graders.cache import ResponseCache
+from graders.skillmix_grader import GradingSettings
 
 pytestmark = pytest.mark.timeout(90)
 
