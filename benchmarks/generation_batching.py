@@ -32,8 +32,8 @@ def main() -> None:
     )
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--batch_size", type=int, default=32)
-    # real answer 1s are ~200-330 tokens at k = 2..4 (PAPER.md); short answers understate batching, because the
-    # prompt's prefill (real compute, batched or not) then weighs more than the per-token decode steps
+    # real answer 1s are ~200-330 tokens at k = 2..4 (PAPER.md); short answers understate batching, because
+    # the prompt's prefill (real compute, batched or not) then weighs more than the per-token decode steps
     parser.add_argument("--max_new_tokens", type=int, default=256)
     args = parser.parse_args()
 
