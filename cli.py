@@ -72,11 +72,17 @@ def run_trainer_cli(argv: list[str] | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from skillmix.errors import InputError
+
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in PROJECT_COMMANDS:
-        run_project_command(argv[0], argv[1:])
-    else:
-        run_trainer_cli(argv)
+    try:
+        if argv and argv[0] in PROJECT_COMMANDS:
+            run_project_command(argv[0], argv[1:])
+        else:
+            run_trainer_cli(argv)
+    except InputError as error:  # the message names the file/field and the fix: no traceback needed
+        sys.stderr.write(f"error: {error}\n")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -15,11 +15,13 @@ from typing import Any, Literal
 
 from transformers import PreTrainedTokenizerBase
 
+from skillmix.errors import InputError
+
 IGNORE_INDEX = -100
 Truncation = Literal["drop", "right"]
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(InputError):
     """The tokenizer's chat template cannot render training examples with exact answer spans."""
 
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skillmix.errors import InputError
+
 EXPECTED_ROLES = ("user", "assistant", "user", "assistant")
 STRING_FIELDS = ("id", "topic", "teacher", "source")
 
 
-class DataFileError(ValueError):
+class DataFileError(InputError):
     """A training-data file that cannot be used as it is; the message names file, line and field."""
 
 

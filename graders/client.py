@@ -22,6 +22,7 @@ from graders.interface import Backend, BackendError, Completion, ErrorKind, Mess
 from graders.pricing import PriceTable
 from graders.progress import RichProgress
 from graders.retry import Clock, RetryPolicy, Sleep, call_with_retries, timeout_error
+from skillmix.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class PlannedCall:
     keys: tuple[str, ...]
 
 
-class FatalBackendError(RuntimeError):
+class FatalBackendError(InputError, RuntimeError):
     """Nothing in this run can succeed (bad key, no access, unknown model): the run stops."""
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 
+from skillmix.errors import InputError
 
-class MissingCredentialsError(RuntimeError):
+
+class MissingCredentialsError(InputError, RuntimeError):
     """A provider's key is not in the environment."""
 
 

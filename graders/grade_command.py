@@ -21,6 +21,7 @@ from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingItem, SkillMixGrader
 from skillmix.answers import extract_answer
 from skillmix.catalog import Catalog, load_catalog
+from skillmix.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -173,29 +174,29 @@ def read_records(path: Path, catalog: Catalog) -> list[SourceRecord]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(
+                raise InputError(
                     f"{where}: not valid JSON ({error.msg}); each line must be one JSON object"
                 ) from None
             sources.append(SourceRecord(number, record, _grading_item(record, where, catalog)))
     if not sources:
-        raise ValueError(f"{path}: no records to grade")
+        raise InputError(f"{path}: no records to grade")
     return sources
 
 
 def _grading_item(record: Any, where: str, catalog: Catalog) -> GradingItem:
     if not isinstance(record, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        raise InputError(f"{where}: expected a JSON object, got {type(record).__name__}")
     skills, topic = record.get("skills"), record.get("topic")
     if not isinstance(skills, list) or not skills or not all(isinstance(s, str) for s in skills):
-        raise ValueError(f"{where}: field 'skills' must be a non-empty list of skill names")
+        raise InputError(f"{where}: field 'skills' must be a non-empty list of skill names")
     if not isinstance(topic, str) or not topic:
-        raise ValueError(f"{where}: field 'topic' must be a non-empty string")
+        raise InputError(f"{where}: field 'topic' must be a non-empty string")
     if "k" in record and record["k"] != len(skills):
-        raise ValueError(f"{where}: field 'k' is {record['k']} but 'skills' names {len(skills)}")
+        raise InputError(f"{where}: field 'k' is {record['k']} but 'skills' names {len(skills)}")
     try:
         named = catalog.skills_named(skills)
     except KeyError as error:
-        raise ValueError(
+        raise InputError(
             f"{where}: {error.args[0]} Fix: pass --skills_csv with the catalog the records were made with."
         ) from None
     return GradingItem(named, topic, _answer(record, where))
@@ -209,7 +210,7 @@ def _answer(record: dict[str, Any], where: str) -> str:
         m.get("content") for m in messages or [] if isinstance(m, dict) and m.get("role") == "assistant"
     ]
     if not replies or not isinstance(replies[-1], str):
-        raise ValueError(f"{where}: needs field 'answer', or 'messages' ending with an assistant reply")
+        raise InputError(f"{where}: needs field 'answer', or 'messages' ending with an assistant reply")
     return extract_answer(replies[-1])
 
 

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from graders.accounting import RunStats
 
-
 _Line = TypeVar("_Line", bound="StatusLine")
 
 

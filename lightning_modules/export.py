@@ -12,6 +12,7 @@ from torch.distributed.checkpoint import load as dcp_load
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from lightning_modules.hf_model import load_config
+from skillmix.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def export(
     hparams, state_dict, datamodule_hparams = read_checkpoint(checkpoint)
     source = model_name_or_path or hparams.get("model_name_or_path")
     if not source:
-        raise ValueError(f"{checkpoint} records no `model_name_or_path`; pass --model_name_or_path")
+        raise InputError(f"{checkpoint} records no `model_name_or_path`; pass --model_name_or_path")
 
     torch_dtype = getattr(torch, dtype)
     weights = {name.removeprefix(_MODEL_PREFIX): value.to(torch_dtype) for name, value in state_dict.items()}
@@ -80,7 +81,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
     """
     if path.is_dir():
         if not (path / _SHARDED_METADATA).is_file():
-            raise ValueError(f"{path} is a folder without {_SHARDED_METADATA}: not a sharded checkpoint")
+            raise InputError(f"{path} is a folder without {_SHARDED_METADATA}: not a sharded checkpoint")
         meta = torch.load(path / _SHARDED_METADATA, weights_only=True)
         reader = FileSystemReader(path)
         template: dict[str, torch.Tensor] = {}
@@ -93,7 +94,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
         return meta.get("hyper_parameters", {}), template, meta.get("datamodule_hyper_parameters", {})
     full = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     if "state_dict" not in full:
-        raise ValueError(f"{path} is not a Lightning checkpoint (no 'state_dict')")
+        raise InputError(f"{path} is not a Lightning checkpoint (no 'state_dict')")
     return full.get("hyper_parameters", {}), full["state_dict"], full.get("datamodule_hyper_parameters", {})
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from skillmix.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 CATEGORIES: tuple[str, ...] = (
@@ -41,7 +43,7 @@ EXCLUDED_STATUSES = frozenset({"remove", "in review", "maybe"})
 """Rows with these `status` values are drafts in the official file; the reference skips them too."""
 
 
-class CatalogError(ValueError):
+class CatalogError(InputError):
     """A skills or topics file that cannot be used as it is; the message names file, row and fix."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from jsonargparse import ArgumentParser
 
 from skillmix.checkpoint_deltas import add_steps_and_deltas, plot_steps, print_deltas
+from skillmix.errors import InputError
 from skillmix.eval_records import is_eval_output, read_eval_output
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
 from skillmix.records import GradedGeneration
@@ -45,7 +46,7 @@ def read_records(path: Path) -> list[GradedGeneration]:
             logger.info("%s: reading as %s", path, source.name)
             return source.read(path)
     known = ", ".join(source.name for source in RECORD_SOURCES)
-    raise ValueError(f"{path}: no graded records found. Fix: pass a folder in one of these layouts: {known}.")
+    raise InputError(f"{path}: no graded records found. Fix: pass a folder in one of these layouts: {known}.")
 
 
 def compare_rows(paths: Sequence[Path], options: ScoringOptions) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from skillmix.errors import InputError
 from skillmix.prompts import rubric_criteria_for_names
 from skillmix.records import GradedGeneration, Grading
 from skillmix.rubric import parse_rubric
@@ -22,7 +23,7 @@ from skillmix.rubric import parse_rubric
 RECORDS_FILE = "records.jsonl"
 
 
-class EvalRecordsError(ValueError):
+class EvalRecordsError(InputError):
     """A records file that cannot be read; the message names file, line and field."""
 
 

@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from skillmix.errors import InputError
 from skillmix.prompts import rubric_criteria_for_names
 from skillmix.records import GradedGeneration, Grading
 from skillmix.rubric import parse_rubric
@@ -27,7 +28,7 @@ _ROUND_DIR = re.compile(r"^k(?P<k>\d+)_s(?P<seed>\d+)_v(?P<prompt>.+)_r(?P<round
 _GRADED_DIR = re.compile(r"^by_(?P<grader>.+)_on_(?P<column>text_\d+)_(?P<round>\d+)_(?P<prompt>.+)$")
 
 
-class ReferenceLayoutError(ValueError):
+class ReferenceLayoutError(InputError):
     """A folder that looks like the reference layout but cannot be read; the message names file and row."""
 
 

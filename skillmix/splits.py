@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from skillmix.catalog import Catalog, canonical_category
+from skillmix.errors import InputError
 
 Setting = Literal["train", "heldout", "all"]
 SETTINGS: tuple[Setting, ...] = ("train", "heldout", "all")
@@ -21,7 +22,7 @@ DEFAULT_TRAIN_CATEGORIES: tuple[str, ...] = ("literary", "rhetorical")
 """The paper trains on literary + rhetorical skills and holds out every other category."""
 
 
-class SplitsError(ValueError):
+class SplitsError(InputError):
     """A splits file that cannot be used; the message names the file, the field and the fix."""
 
 

@@ -40,6 +40,7 @@ from graders.client import ModelClient
 from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingSettings, SkillMixGrader
 from skillmix.catalog import load_catalog
+from skillmix.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _build_clients(
     if max_cost_usd is not None:
         unpriced = {c.backend.model for c in (teacher_client, grader_client) if c.price is None}
         if unpriced:
-            raise ValueError(
+            raise InputError(
                 f"max_cost_usd needs prices for {sorted(unpriced)}; add them with --teacher.prices / "
                 "--grader.prices (a JSON/YAML file, see docs/graders.md) or cap with --max_requests"
             )

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skillmix.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 Record = dict[str, Any]
@@ -29,7 +31,7 @@ RETRYABLE_REASONS = frozenset({"teacher_error", "grader_error"})
 """Rejects that are not a verdict on a text: the next run of the same command tries them again."""
 
 
-class OutputFileError(ValueError):
+class OutputFileError(InputError):
     """An output file that cannot be resumed from; the message names file, line and fix."""
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from skillmix.catalog import Catalog, Skill
 from skillmix.combinations import sample_combinations
+from skillmix.errors import InputError
 from skillmix.records import combination_id
 from skillmix.splits import Splits
 
@@ -40,7 +41,7 @@ def pool_skills(splits: Splits, k: int, pool: SkillPool) -> tuple[str, ...]:
         return splits.skills("all") if k == 1 else splits.skills("train")
     if pool in ("train", "all"):
         return splits.skills(pool)
-    raise ValueError(f"unknown skill pool {pool!r}; choose paper, train or all")
+    raise InputError(f"unknown skill pool {pool!r}; choose paper, train or all")
 
 
 def generation_id(k: int, skills: list[str] | tuple[str, ...], topic: str) -> str:
@@ -53,7 +54,7 @@ def plan_generations(
 ) -> list[PlannedGeneration]:
     """`n` distinct (k skills, training topic) combinations, drawn with `seed`."""
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise InputError(f"n must be at least 1, got {n}")
     combinations = sample_combinations(pool_skills(splits, k, pool), splits.train_topics, k, n, seed)
     return [
         PlannedGeneration(

@@ -15,10 +15,11 @@ from typing import Any
 
 from datamodules.generation.outputs import OutputFiles, write_json
 from skillmix.catalog import Catalog
+from skillmix.errors import InputError
 from skillmix.splits import Splits, SplitsError, make_splits
 
 
-class RunConfigError(ValueError):
+class RunConfigError(InputError):
     """The output folder holds a run made with other settings."""
 
 

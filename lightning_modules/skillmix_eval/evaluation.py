@@ -25,12 +25,13 @@ from lightning_modules.skillmix_eval.plan import EvalItem, EvalPlan
 from lightning_modules.skillmix_eval.reporting import metrics_document, summarize_records
 from lightning_modules.skillmix_eval.store import RECORD_FORMAT, EvalFolder, item_key, step_folder
 from skillmix.answers import extract_answer
+from skillmix.errors import InputError
 from skillmix.metrics import ScoringOptions
 
 log = logging.getLogger(__name__)
 
 
-class GradingIncompleteError(RuntimeError):
+class GradingIncompleteError(InputError, RuntimeError):
     """Some generations could not be graded (their requests failed); re-running the evaluation grades them."""
 
 

@@ -15,6 +15,7 @@ from typing import cast
 
 from skillmix.catalog import Catalog
 from skillmix.combinations import sample_combinations
+from skillmix.errors import InputError
 from skillmix.prompts import render_generation_turn1, render_generation_turn2
 from skillmix.splits import SETTINGS, Setting, Splits
 
@@ -73,9 +74,9 @@ def build_plan(
     """Every item, in a fixed order: setting, k, combination, generation round."""
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
-        raise ValueError(f"unknown setting(s) {unknown}; use some of: {', '.join(SETTINGS)}")
+        raise InputError(f"unknown setting(s) {unknown}; use some of: {', '.join(SETTINGS)}")
     if combinations_per_k < 1 or generation_rounds < 1:
-        raise ValueError("combinations_per_k and generation_rounds must be at least 1")
+        raise InputError("combinations_per_k and generation_rounds must be at least 1")
     splits.check_against(catalog)
     items = []
     for setting in settings:
@@ -86,7 +87,7 @@ def build_plan(
                     skills, topics, k, combinations_per_k, combination_seed(seed, setting, k)
                 )
             except ValueError as error:
-                raise ValueError(f"setting {setting!r}, k={k}: {error}") from None
+                raise InputError(f"setting {setting!r}, k={k}: {error}") from None
             items += [
                 EvalItem(setting, k, index, round_, combination.skills, combination.topic)
                 for index, combination in enumerate(combinations)

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from lightning_modules.skillmix_eval.plan import EvalItem, ItemKey
+from skillmix.errors import InputError
 
 log = logging.getLogger(__name__)
 
 RECORD_FORMAT = "skillmix-lightning/eval-record/1"
 
 
-class EvalFolderError(ValueError):
+class EvalFolderError(InputError):
     """Existing outputs that do not belong to this evaluation; the message names file, line and fix."""
 
 
