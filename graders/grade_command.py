@@ -88,6 +88,11 @@ def grade(
             for what the batches did not return); "off": grade with live calls.
         progress: Show a live progress line.
     """
+    if not records.is_file():
+        raise InputError(
+            f"{records}: no such file. Fix: pass a records.jsonl written by the evaluation "
+            "(<run>/skillmix_eval/stepNNNNNN/records.jsonl) or by an earlier `grade`."
+        )
     settings = client or ClientSettings()
     catalog = load_catalog(skills_csv, topics_txt)
     sources = read_records(records, catalog)
