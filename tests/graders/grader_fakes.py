@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 FAKE_OPENAI_KEY = "sk-test-0penai-SECRET-4f9a2c"
 FAKE_ANTHROPIC_KEY = "sk-ant-test-SECRET-77b1e0"
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "skillmix-reference"
+requires_reference = pytest.mark.skipif(
+    not REFERENCE.is_dir(), reason=f"the SKILL-MIX reference material is not at {REFERENCE}"
+)
 
 
 class InstantClock:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from grader_fakes import FAKE_OPENAI_KEY, REFERENCE, files_containing
+from grader_fakes import FAKE_OPENAI_KEY, REFERENCE, files_containing, requires_reference
 
 import cli
 from graders.credentials import MissingCredentialsError
@@ -17,7 +17,7 @@ from skillmix.catalog import load_catalog
 from skillmix.prompts import render_grading_prompt
 from skillmix.reference_layout import read_reference_layout
 
-pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("fake_keys")]
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("fake_keys"), requires_reference]
 CATALOG = {"skills_csv": REFERENCE / "skills.csv", "topics_txt": REFERENCE / "topics.txt"}
 
 

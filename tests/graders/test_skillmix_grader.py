@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from grader_fakes import FAKE_OPENAI_KEY, REFERENCE, files_containing
+from grader_fakes import FAKE_OPENAI_KEY, REFERENCE, files_containing, requires_reference
 from llm_servers import ScriptedLLMServer
 
 from graders.backends.openai_chat import OpenAIBackend
@@ -22,7 +22,7 @@ from skillmix.prompts import render_grading_prompt
 from skillmix.records import GradedGeneration
 from skillmix.reference_layout import read_reference_layout
 
-pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("fake_keys")]
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("fake_keys"), requires_reference]
 UNREADABLE = "I am sorry, I cannot grade this answer."
 
 
