@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +10,7 @@ import pytest
 from cli import main
 from tests.evaluation.conftest import eval_callback, run_config
 from tests.evaluation.rubric_server import RubricServer
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.two_processes import run_cli_on_two_processes
 
 
 def outputs(root: Path) -> tuple[list[dict], dict]:
@@ -31,16 +27,7 @@ def test_two_ranks_split_the_prompts_and_give_the_metrics_of_one_process(
     single.mkdir(), double.mkdir()
     main(["validate", "--config", str(run_config(single, eval_callback(grader.url, single)))])
     config = run_config(double, eval_callback(grader.url, double))
-    command = [
-        sys.executable, "cli.py", "validate", "--config", str(config),
-        "--trainer.devices", "2",
-        "--trainer.strategy", "lightning.pytorch.strategies.ModelParallelStrategy",
-        "--trainer.strategy.data_parallel_size", "2",
-        "--trainer.strategy.tensor_parallel_size", "1",
-    ]  # fmt: skip
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stderr[-4000:]
+    run_cli_on_two_processes("validate", "--config", str(config))
 
     one_lines, one_metrics = outputs(single)
     two_lines, two_metrics = outputs(double)

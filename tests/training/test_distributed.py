@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,25 +13,17 @@ from transformers import AutoModelForCausalLM
 
 from cli import main
 from tests.training.tiny import logged_steps, small_fit_config
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.two_processes import run_cli_on_two_processes
 
 
 @pytest.mark.slow
 def test_two_process_fsdp2_fit_writes_a_sharded_checkpoint_that_exports(tmp_path: Path):
     config = small_fit_config(tmp_path, checkpoint_every=3, max_steps=3)
-    command = [
-        sys.executable, "cli.py", "fit", "--config", str(config),
-        "--trainer.devices", "2",
-        "--trainer.strategy", "lightning.pytorch.strategies.ModelParallelStrategy",
-        "--trainer.strategy.data_parallel_size", "2",
-        "--trainer.strategy.tensor_parallel_size", "1",
+    run_cli_on_two_processes(
+        "fit", "--config", str(config),
         "--model.activation_checkpointing", "true",
         "--trainer.gradient_clip_val", "1.0",
-    ]  # fmt: skip
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stderr[-4000:]
+    )  # fmt: skip
 
     losses = logged_steps(tmp_path / "version_0" / "metrics.csv", "train/loss")
     assert sorted(losses) == [0, 1, 2] and all(math.isfinite(v) for v in losses.values())
