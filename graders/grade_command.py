@@ -18,7 +18,7 @@ from typing import Any, Literal
 from graders.batch.jobs import collect_batches, submit_batches
 from graders.progress import RichProgress
 from graders.settings import ClientSettings
-from graders.skillmix_grader import GradingItem, SkillMixGrader
+from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader
 from skillmix.answers import extract_answer
 from skillmix.catalog import Catalog, load_catalog
 from skillmix.errors import InputError
@@ -55,11 +55,7 @@ def grade(
     records: Path,
     output: Path | None = None,
     client: ClientSettings | None = None,
-    rounds: int = 3,
-    template: str = "gpt",
-    temperature: float | None = 1.0,
-    seed: int | None = None,
-    max_tokens: int = 1024,
+    grading: GradingSettings | None = None,
     skills_csv: Path | None = None,
     topics_txt: Path | None = None,
     batch: Literal["off", "submit", "collect"] = "off",
@@ -75,11 +71,8 @@ def grade(
             and are retried by the next run.
         client: The grader model and how to call it (provider, model, base_url, concurrency, cache,
             budget, ...).
-        rounds: Grading rounds per answer.
-        template: Grading prompt template ("gpt": rubric table, as in the paper; "llama").
-        temperature: Grader sampling temperature (the reference's OpenAI default is 1.0).
-        seed: Base seed for providers that honour one (round r uses seed + r).
-        max_tokens: Most tokens per grading reply.
+        grading: Grading rounds (default 3, majority vote), prompt template ("gpt": the rubric table, as in
+            the paper; "llama"), grader temperature/seed, reply length, one re-ask of an unreadable reply.
         skills_csv: Skill catalog (official CSV format) the records' skills come from; default: the
             packaged one.
         topics_txt: Topic list to go with `skills_csv`.
@@ -105,10 +98,7 @@ def grade(
     )
     if not todo and batch != "collect":
         return
-    grading = {"rounds": rounds, "template": template, "temperature": temperature, "seed": seed}
-    asyncio.run(
-        _grade(todo, records, output, settings, {**grading, "max_tokens": max_tokens}, batch, progress)
-    )
+    asyncio.run(_grade(todo, records, output, settings, grading or GradingSettings(), batch, progress))
 
 
 async def _grade(
@@ -116,13 +106,13 @@ async def _grade(
     source_path: Path,
     output: Path,
     settings: ClientSettings,
-    grading: dict[str, Any],
+    grading: GradingSettings,
     batch: str,
     progress: bool,
 ) -> None:
     with RichProgress("grading") if progress else nullcontext() as display:
         client = settings.build_client(display)
-        grader = SkillMixGrader(client, **grading)
+        grader = grading.build_grader(client)
         try:
             if batch == "submit":
                 ids = await submit_batches(client, [grader.request(s.item) for s in todo])

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import anthropic
 
-from graders.backends.sdk_errors import sdk_errors_translated
+from graders.backends.sdk_errors import SdkBackend
 from graders.credentials import require_env
 from graders.interface import BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 
 
-class AnthropicBackend:
+class AnthropicBackend(SdkBackend[anthropic.AsyncAnthropic]):
     """Messages API calls, one sample per call (the API has no `n`), SDK retries off.
 
     The key is passed to the SDK explicitly, so it never falls back to on-disk profiles: what runs is
@@ -44,8 +43,8 @@ class AnthropicBackend:
         )
         self.model = model
         self.base_url = (base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL).rstrip("/")
-        self._secret = key
-        self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url, max_retries=0)
+        client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url, max_retries=0)
+        super().__init__(anthropic, client, key)
 
     def request_params(self, messages: Sequence[Message], params: SamplingParams) -> dict[str, Any]:
         """The Messages request parameters; also what a Message Batches request carries."""
@@ -75,17 +74,6 @@ class AnthropicBackend:
         with self.translated_errors():
             message = await self._client.messages.create(**body, extra_body=sampling or None, timeout=timeout)
         return parse_message(message.model_dump(), fallback_model=self.model)
-
-    @property
-    def sdk_client(self) -> anthropic.AsyncAnthropic:
-        """The SDK client (for the batch API); it holds the key, so never log or save it."""
-        return self._client
-
-    def translated_errors(self) -> AbstractContextManager[None]:
-        return sdk_errors_translated(anthropic, self._secret)
-
-    async def aclose(self) -> None:
-        await self._client.close()
 
 
 def parse_message(body: dict[str, Any], *, fallback_model: str) -> Completion:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import openai
 
-from graders.backends.sdk_errors import sdk_errors_translated
+from graders.backends.sdk_errors import SdkBackend
 from graders.credentials import require_env
 from graders.interface import BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
 
@@ -19,7 +18,7 @@ _NO_KEY_PLACEHOLDER = "EMPTY"
 """What an OpenAI-compatible server without authentication gets as a key (the SDK needs a non-empty one)."""
 
 
-class OpenAIBackend:
+class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
     """Chat Completions via `openai.AsyncOpenAI`, with the SDK's own retries off (`ModelClient` retries).
 
     Args:
@@ -63,8 +62,7 @@ class OpenAIBackend:
         self.model = model
         self.base_url = (base_url or OPENAI_URL).rstrip("/")
         self.max_samples_per_call = max_samples_per_call
-        self._secret = key
-        self._client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0)
+        super().__init__(openai, openai.AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0), key)
 
     def request_body(
         self, messages: Sequence[Message], params: SamplingParams, num_samples: int
@@ -89,17 +87,6 @@ class OpenAIBackend:
                 **self.request_body(messages, params, num_samples), timeout=timeout
             )
         return parse_chat_completion(response.model_dump(), fallback_model=self.model)
-
-    @property
-    def sdk_client(self) -> openai.AsyncOpenAI:
-        """The SDK client (for the batch API); it holds the key, so never log or save it."""
-        return self._client
-
-    def translated_errors(self) -> AbstractContextManager[None]:
-        return sdk_errors_translated(openai, self._secret)
-
-    async def aclose(self) -> None:
-        await self._client.close()
 
 
 def parse_chat_completion(body: dict[str, Any], *, fallback_model: str) -> Completion:

@@ -13,9 +13,12 @@ import cli
 from graders.credentials import MissingCredentialsError
 from graders.grade_command import grade
 from graders.settings import ClientSettings
+from graders.skillmix_grader import GradingSettings
 from skillmix.catalog import load_catalog
 from skillmix.prompts import render_grading_prompt
 from skillmix.reference_layout import read_reference_layout
+
+SEEDED = GradingSettings(seed=1)
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("fake_keys"), requires_reference]
 CATALOG = {"skills_csv": REFERENCE / "skills.csv", "topics_txt": REFERENCE / "topics.txt"}
@@ -59,7 +62,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def test_grades_every_record_beside_the_originals_then_resumes_with_zero_calls(server, tmp_path, records):
-    grade(records, client=settings(server, tmp_path), seed=1, progress=False, **CATALOG)
+    grade(records, client=settings(server, tmp_path), grading=SEEDED, progress=False, **CATALOG)
     output = records.with_name("records.graded-by-openai-gpt-4-0613.jsonl")
     graded = read_jsonl(output)
     assert len(graded) == 10 and len(server.state.model_requests()) == 10
@@ -73,11 +76,12 @@ def test_grades_every_record_beside_the_originals_then_resumes_with_zero_calls(s
     assert first["regraded_from"].startswith(str(records)) and first["topic"]
     # interrupted run: the last 4 records missing and a half-written line
     output.write_text("".join(line + "\n" for line in output.read_text().splitlines()[:6]) + '{"run": "gp')
-    grade(records, client=settings(server, tmp_path, cache_mode="off"), seed=1, progress=False, **CATALOG)
+    uncached = settings(server, tmp_path, cache_mode="off")
+    grade(records, client=uncached, grading=SEEDED, progress=False, **CATALOG)
     assert len(server.state.model_requests()) == 14
     resumed = read_jsonl(output)
     assert len(resumed) == 10 and len({(r["topic"], r["generation_round"]) for r in resumed}) == 10
-    grade(records, client=settings(server, tmp_path), seed=1, progress=False, **CATALOG)
+    grade(records, client=settings(server, tmp_path), grading=SEEDED, progress=False, **CATALOG)
     assert len(server.state.model_requests()) == 14
     assert files_containing(tmp_path, FAKE_OPENAI_KEY) == []
 
@@ -109,7 +113,7 @@ def test_cli_runs_the_command(server, tmp_path, records):
     out = tmp_path / "regraded.jsonl"
     cli.main(
         ["grade", str(records), "--output", str(out), "--client.base_url", f"{server.url}/v1",
-         "--client.cache", str(tmp_path / "c.sqlite"), "--rounds", "1", "--progress", "false",
+         "--client.cache", str(tmp_path / "c.sqlite"), "--grading.rounds", "1", "--progress", "false",
          "--skills_csv", str(CATALOG["skills_csv"]), "--topics_txt", str(CATALOG["topics_txt"])]
     )  # fmt: skip
     assert [len(r["gradings"]) for r in read_jsonl(out)] == [1] * 10
