@@ -20,6 +20,7 @@ from transformers import PreTrainedModel
 from lightning_modules.fsdp import checkpoint_decoder_layers, load_from_rank0, shard_model
 from lightning_modules.hf_model import TINY_LLAMA, empty_causal_lm, load_causal_lm
 from lightning_modules.schedules import WarmupConstantLR
+from skillmix.errors import InputError
 
 IGNORE_INDEX = -100
 
@@ -87,7 +88,7 @@ class CausalLMModule(LightningModule):
             self.model = model
             return
         if mesh["tensor_parallel"].size() != 1:
-            raise ValueError(
+            raise InputError(
                 "CausalLMModule shards with FSDP only: set `trainer.strategy.data_parallel_size` to the "
                 "number of processes (devices x nodes) and `tensor_parallel_size: 1` in ModelParallelStrategy"
             )

@@ -16,6 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from graders.chat_generation import ChatGenerator
 from graders.interface import Completion, Message, SamplingParams, Usage
+from skillmix.errors import InputError
 
 
 @dataclass
@@ -54,7 +55,7 @@ class HuggingFaceBackend:
         self.max_samples_per_call = max_samples_per_call
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.chat_template is None:
-            raise ValueError(f"{model}: the tokenizer has no chat template; pick a chat model")
+            raise InputError(f"{model}: the tokenizer has no chat template; pick a chat model")
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from graders.chat_generation import ChatGenerator
+from skillmix.errors import InputError
 
 Conversation = list[dict[str, str]]
 
@@ -32,7 +33,7 @@ class StudentSampling:
 
     def __post_init__(self) -> None:
         if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_new_tokens < 1:
-            raise ValueError(f"invalid student sampling: {self}")
+            raise InputError(f"invalid student sampling: {self}")
 
 
 class BatchGenerator:
