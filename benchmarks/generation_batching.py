@@ -21,8 +21,8 @@ from transformers import AutoTokenizer
 from lightning_modules.hf_model import TINY_LLAMA, load_causal_lm
 from lightning_modules.skillmix_eval.distributed import batches
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
-from lightning_modules.skillmix_eval.plan import build_plan
 from skillmix.catalog import load_catalog
+from skillmix.evaluation.plan import build_plan
 from skillmix.splits import make_splits
 
 

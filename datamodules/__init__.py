@@ -6,6 +6,7 @@ The exports are resolved lazily so that `datamodules.generation` (which needs no
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,7 +18,11 @@ _EXPORTS = {
     "SkillMixDataModule": "datamodules.skillmix_datamodule",
 }
 
-__all__ = ["DataSource", "SkillMixDataModule"]
+__all__ = ["TINY_LLAMA", "DataSource", "SkillMixDataModule"]
+
+TINY_LLAMA = Path(__file__).resolve().parent / "assets" / "tiny-llama"
+"""The offline default: the project's own byte-level BPE tokenizer and a 2-layer Llama config (no weights),
+built by scripts/build_tiny_assets.py; the data path's tokenizer and the model's architecture."""
 
 
 def __getattr__(name: str) -> Any:

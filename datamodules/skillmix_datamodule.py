@@ -25,6 +25,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
+from datamodules import TINY_LLAMA
 from datamodules.batch_sampler import TokenWindowBatchSampler
 from datamodules.collate import PaddingCollator, WindowedExamples
 from datamodules.mixture import DataSource, Mixture, draw_mixture
@@ -39,8 +40,7 @@ from skillmix.errors import InputError
 PACKAGE_ROOT = Path(__file__).resolve().parent
 SAMPLE_DATA = PACKAGE_ROOT / "sample_data" / "skillmix_sample.jsonl"
 """The bundled D(1)+D(2)+D(3) sample that the offline default trains on."""
-TINY_TOKENIZER = PACKAGE_ROOT.parent / "lightning_modules" / "assets" / "tiny-llama"
-"""The project's own byte-level BPE tokenizer (built by scripts/build_tiny_assets.py)."""
+TINY_TOKENIZER = TINY_LLAMA
 
 
 class SkillMixDataModule(LightningDataModule):

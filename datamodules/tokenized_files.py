@@ -22,7 +22,7 @@ from datamodules.chat_tokenization import (
     TextChunkTokenizer,
     Truncation,
 )
-from datamodules.records import read_skillmix_file, read_text_corpus
+from datamodules.dk_files import read_skillmix_file, read_text_corpus
 
 CACHE_FORMAT = 1
 """Bump when the tokenized columns change meaning, to invalidate old caches."""

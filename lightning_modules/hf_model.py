@@ -7,9 +7,10 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
+import datamodules
 from skillmix.errors import InputError
 
-TINY_LLAMA = str(Path(__file__).resolve().parent / "assets" / "tiny-llama")
+TINY_LLAMA = str(datamodules.TINY_LLAMA)
 """Config + tokenizer of the project's 2-layer Llama (no weights): the offline default, built from scratch."""
 
 

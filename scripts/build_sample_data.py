@@ -19,7 +19,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from datamodules.records import DataFileError, read_skillmix_file  # noqa: E402
+from datamodules.dk_files import DataFileError, read_skillmix_file  # noqa: E402
 from skillmix.catalog import Catalog, load_catalog  # noqa: E402
 from skillmix.prompts import render_generation_turn1, render_generation_turn2  # noqa: E402
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/build_tiny_assets.py
 
-Writes `lightning_modules/assets/tiny-llama/` (tokenizer files, `config.json`, `generation_config.json`;
+Writes `datamodules/assets/tiny-llama/` (tokenizer files, `config.json`, `generation_config.json`;
 no weights: the module initialises them at random from the config). The tokenizer is trained on the
 project's own text only (the skill/topic catalog, the prompt templates and the bundled sample answers),
 so nothing comes from the network; it is byte-level, so any text still encodes. Re-running the script on
@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from skillmix.catalog import load_catalog  # noqa: E402
 from skillmix.prompts import render_generation_turn1, render_generation_turn2  # noqa: E402
 
-OUTPUT_DIR = REPO_ROOT / "lightning_modules" / "assets" / "tiny-llama"
+OUTPUT_DIR = REPO_ROOT / "datamodules" / "assets" / "tiny-llama"
 CATALOG_FILES = (
     REPO_ROOT / "skillmix" / "data" / "skills.csv",
     REPO_ROOT / "skillmix" / "data" / "topics.txt",

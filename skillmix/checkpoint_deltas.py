@@ -15,8 +15,8 @@ from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
+from skillmix.graded import GradedGeneration
 from skillmix.metrics import METRIC_NAMES, ScoringOptions, _mean_and_se, score_generation, summarize
-from skillmix.records import GradedGeneration
 
 BASE_STEP = 0
 

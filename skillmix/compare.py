@@ -18,9 +18,9 @@ from jsonargparse import ArgumentParser
 
 from skillmix.checkpoint_deltas import add_steps_and_deltas, plot_steps, print_deltas
 from skillmix.errors import InputError
-from skillmix.eval_records import is_eval_output, read_eval_output
+from skillmix.evaluation.reader import is_eval_output, read_eval_output
+from skillmix.graded import GradedGeneration
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
-from skillmix.records import GradedGeneration
 from skillmix.reference_layout import is_reference_layout, read_reference_layout
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def compare(
 
 
 def compare_parser() -> ArgumentParser:
-    """`compare PATH... [--json] [--name_penalty true|false] [--plot FILE.png]`, the DESIGN.md contract.
+    """`compare PATH... [--json] [--name_penalty true|false] [--plot FILE.png]` (docs/architecture.md).
 
     Written out rather than derived from `compare`'s signature: a bare `--json` and several positional
     paths are the contract, and a signature-derived parser accepts neither.

@@ -20,7 +20,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from skillmix.records import GradedGeneration
+from skillmix.graded import GradedGeneration
 from skillmix.text_checks import named_skills, within_sentence_limit
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from skillmix.errors import InputError
+from skillmix.graded import GradedGeneration, Grading
 from skillmix.prompts import rubric_criteria_for_names
-from skillmix.records import GradedGeneration, Grading
 from skillmix.rubric import parse_rubric
 
 logger = logging.getLogger(__name__)

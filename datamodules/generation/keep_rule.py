@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from skillmix.graded import GradedGeneration, Grading
 from skillmix.metrics import ScoringOptions, majority_vote, score_generation
 from skillmix.prompts import rubric_criteria_for_names, sentence_limit
-from skillmix.records import GradedGeneration, Grading
 from skillmix.text_checks import count_sentences, named_skills
 
 

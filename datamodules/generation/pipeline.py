@@ -22,7 +22,7 @@ from graders.client import ModelClient
 from graders.interface import ErrorKind
 from graders.skillmix_grader import GradingItem, SkillMixGrader
 from skillmix.answers import extract_answer
-from skillmix.records import Grading
+from skillmix.graded import Grading
 
 
 class StopReason(str, Enum):

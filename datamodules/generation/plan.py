@@ -13,7 +13,7 @@ from typing import Literal
 from skillmix.catalog import Catalog, Skill
 from skillmix.combinations import sample_combinations
 from skillmix.errors import InputError
-from skillmix.records import combination_id
+from skillmix.graded import combination_id
 from skillmix.splits import Splits
 
 SkillPool = Literal["paper", "train", "all"]

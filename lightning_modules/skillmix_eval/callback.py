@@ -23,9 +23,9 @@ from lightning_modules.skillmix_eval.distributed import RankGroup
 from lightning_modules.skillmix_eval.evaluation import EvalContext, evaluate_checkpoint
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from lightning_modules.skillmix_eval.grading import GradingSettings
-from lightning_modules.skillmix_eval.plan import build_plan
 from skillmix.catalog import load_catalog
 from skillmix.errors import InputError
+from skillmix.evaluation.plan import build_plan
 from skillmix.metrics import ScoringOptions
 from skillmix.splits import Splits, make_splits
 

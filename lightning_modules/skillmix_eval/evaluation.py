@@ -21,11 +21,11 @@ from graders.settings import ClientSettings
 from lightning_modules.skillmix_eval.distributed import RankGroup, batches, lockstep_rounds
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from lightning_modules.skillmix_eval.grading import GradingSettings, grade_generations
-from lightning_modules.skillmix_eval.plan import EvalItem, EvalPlan
-from lightning_modules.skillmix_eval.reporting import metrics_document, summarize_records
-from lightning_modules.skillmix_eval.store import RECORD_FORMAT, EvalFolder, item_key, step_folder
 from skillmix.answers import extract_answer
 from skillmix.errors import InputError
+from skillmix.evaluation.plan import EvalItem, EvalPlan
+from skillmix.evaluation.reporting import metrics_document, summarize_records
+from skillmix.evaluation.store import RECORD_FORMAT, EvalFolder, item_key, step_folder
 from skillmix.metrics import ScoringOptions
 
 log = logging.getLogger(__name__)

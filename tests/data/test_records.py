@@ -7,7 +7,7 @@ import json
 import datasets
 import pytest
 
-from datamodules.records import DataFileError, read_skillmix_file, read_text_corpus
+from datamodules.dk_files import DataFileError, read_skillmix_file, read_text_corpus
 from datamodules.skillmix_datamodule import SAMPLE_DATA
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from cli import main
 from skillmix.answers import extract_answer
-from skillmix.eval_records import read_records_file
+from skillmix.evaluation.reader import read_records_file
 from skillmix.metrics import ScoringOptions, aggregate
 from skillmix.prompts import render_generation_turn2
 from tests.evaluation.conftest import eval_callback, run_config

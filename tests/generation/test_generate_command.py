@@ -10,9 +10,9 @@ from generation_runs import SCRIPTED_MODEL, expected_fate, read_jsonl, run_gener
 from llm_servers import ScriptedLLMServer
 from scripted_models import DUPLICATE_TEXT
 
+from datamodules.dk_files import read_skillmix_file
 from datamodules.generation.run_config import RunConfigError
 from datamodules.generation.teacher import TeacherSampling
-from datamodules.records import read_skillmix_file
 from graders.credentials import MissingCredentialsError
 from graders.settings import ClientSettings
 from skillmix.splits import Splits

@@ -12,7 +12,7 @@ from datamodules.generation.keep_rule import KeepRule, judge
 from datamodules.generation.outputs import OutputFiles, load_outcomes, resolve_duplicates
 from datamodules.generation.plan import plan_generations
 from skillmix.catalog import load_catalog
-from skillmix.records import Grading
+from skillmix.graded import Grading
 from skillmix.splits import make_splits
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs" / "generate").glob("*.yaml"))

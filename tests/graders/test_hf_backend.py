@@ -16,7 +16,7 @@ from graders.interface import SamplingParams
 
 pytestmark = pytest.mark.timeout(60)
 
-ASSET = Path(__file__).resolve().parents[2] / "lightning_modules" / "assets" / "tiny-llama"
+ASSET = Path(__file__).resolve().parents[2] / "datamodules" / "assets" / "tiny-llama"
 GREEDY = SamplingParams(max_tokens=6, temperature=0.0)
 PROMPTS = ["Grade this.", "A much longer prompt about sewing, metaphors and a loaded question here.", "Hi"]
 

@@ -18,8 +18,8 @@ from graders.client import ModelClient
 from graders.retry import RetryPolicy
 from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader
 from skillmix.catalog import load_catalog
+from skillmix.graded import GradedGeneration
 from skillmix.prompts import render_grading_prompt
-from skillmix.records import GradedGeneration
 from skillmix.reference_layout import read_reference_layout
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("fake_keys"), requires_reference]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from skillmix.graded import GradedGeneration, Grading, combination_id
 from skillmix.metrics import (
     METRIC_NAMES,
     ScoringOptions,
@@ -17,7 +18,6 @@ from skillmix.metrics import (
     score_generation,
     summarize,
 )
-from skillmix.records import GradedGeneration, Grading, combination_id
 from skillmix.reference_layout import read_reference_layout, split_skills_column
 
 from .conftest import REFERENCE_DIR, grading_record_files, read_csv_rows, requires_reference

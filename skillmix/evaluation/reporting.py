@@ -1,7 +1,7 @@
 """From one checkpoint's records to its metrics: the protocol layer's aggregation, the names they are logged
 under (`skillmix/<setting>/k<k>/<metric>`), and the metrics JSON written beside the records.
 
-The records are read back through `skillmix.eval_records`, the reader `cli.py compare` uses, so a logged
+The records are read back through `skillmix.evaluation.reader`, the reader `cli.py compare` uses, so a logged
 number and the number `compare` prints for the same step are one computation.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from skillmix.eval_records import graded_generation
+from skillmix.evaluation.reader import graded_generation
 from skillmix.metrics import METRIC_NAMES, ScoringOptions, Summary, aggregate
 
 SUMMARY_FIELDS = (

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lightning_modules.skillmix_eval.plan import EvalItem, ItemKey
 from skillmix.errors import InputError
+from skillmix.evaluation.plan import EvalItem, ItemKey
 from skillmix.jsonl import JsonlAppender, iter_jsonl, write_json_atomically
 
 RECORD_FORMAT = "skillmix-lightning/eval-record/1"

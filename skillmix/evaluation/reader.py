@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from skillmix.errors import InputError
+from skillmix.graded import GradedGeneration, Grading
 from skillmix.jsonl import iter_jsonl
 from skillmix.prompts import rubric_criteria_for_names
-from skillmix.records import GradedGeneration, Grading
 from skillmix.rubric import parse_rubric
 
 RECORDS_FILE = "records.jsonl"
