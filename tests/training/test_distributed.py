@@ -12,21 +12,39 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from cli import main
+from datamodules.skillmix_datamodule import SAMPLE_DATA
 from tests.training.tiny import logged_steps, small_fit_config
 from tests.two_processes import run_cli_on_two_processes
 
 
+def whole_sample_in_one_step(root: Path, examples: int = 8) -> Path:
+    """The first bundled examples as one training file: with a global batch of all of them, every step sees
+    the same data however it is split over ranks, so losses can be compared across world sizes."""
+    lines = SAMPLE_DATA.read_text(encoding="utf-8").splitlines()[:examples]
+    path = root / "eight.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.mark.slow
-def test_two_process_fsdp2_fit_writes_a_sharded_checkpoint_that_exports(tmp_path: Path):
+def test_two_process_fsdp2_fit_matches_one_process_and_writes_a_sharded_checkpoint_that_exports(
+    tmp_path: Path,
+):
+    data = whole_sample_in_one_step(tmp_path)
+    common = ("--model.activation_checkpointing", "true", "--trainer.gradient_clip_val", "1.0",
+              "--data.train_files", f"[{data}]")  # fmt: skip
     config = small_fit_config(tmp_path, checkpoint_every=3, max_steps=3)
-    run_cli_on_two_processes(
-        "fit", "--config", str(config),
-        "--model.activation_checkpointing", "true",
-        "--trainer.gradient_clip_val", "1.0",
-    )  # fmt: skip
+    run_cli_on_two_processes("fit", "--config", str(config), *common, "--data.batch_size", "4")
+    single = tmp_path / "single"
+    single.mkdir()
+    main(["fit", "--config", str(small_fit_config(single, 3, 3)), *common, "--data.batch_size", "8"])
 
     losses = logged_steps(tmp_path / "version_0" / "metrics.csv", "train/loss")
     assert sorted(losses) == [0, 1, 2] and all(math.isfinite(v) for v in losses.values())
+    alone = logged_steps(single / "version_0" / "metrics.csv", "train/loss")
+    assert alone[2] < alone[0]  # it learns, and the sharded run follows the same trajectory
+    for step, loss in alone.items():
+        assert losses[step] == pytest.approx(loss, rel=1e-4, abs=1e-4)
     checkpoint = tmp_path / "checkpoints" / "step3.ckpt"
     assert checkpoint.is_dir()
     assert {"__0_0.distcp", "__1_0.distcp", "meta.pt"} <= {p.name for p in checkpoint.iterdir()}
