@@ -24,14 +24,32 @@ def resolved_config(capsys: pytest.CaptureFixture[str], *args: str, command: str
     return yaml.safe_load(capsys.readouterr().out)
 
 
+def assert_holds(written: object, resolved: object, where: str = "") -> None:
+    """Every value the YAML file sets is the value the parser resolved (nothing dropped or coerced)."""
+    if isinstance(written, dict):
+        assert isinstance(resolved, dict), where
+        for key, value in written.items():
+            assert key in resolved, f"{where}.{key} is not in the resolved config"
+            assert_holds(value, resolved[key], f"{where}.{key}")
+    elif isinstance(written, list) and written and isinstance(written[0], dict):
+        assert isinstance(resolved, list) and len(resolved) == len(written), where
+        for index, (one, other) in enumerate(zip(written, resolved, strict=True)):
+            assert_holds(one, other, f"{where}[{index}]")
+    else:
+        assert resolved == written, f"{where}: {resolved!r} != {written!r}"
+
+
 @pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_every_shipped_config_parses(path: Path, capsys: pytest.CaptureFixture[str]):
     folder = path.parent.name
+    written = yaml.safe_load(path.read_text())
     if folder in COMMANDS:
-        assert resolved_config(capsys, "--config", str(path), command=COMMANDS[folder])
+        assert_holds(written, resolved_config(capsys, "--config", str(path), command=COMMANDS[folder]))
         return
     base = ["--config", str(CONFIGS / "default.yaml")] if folder in FRAGMENTS else []
     config = resolved_config(capsys, *base, "--config", str(path))
+    if folder not in FRAGMENTS:
+        assert_holds(written, config)
     assert config["trainer"]["use_distributed_sampler"] is False
     assert config["trainer"]["max_steps"] > 0
 
