@@ -76,7 +76,8 @@ def reset_seconds(text: str, now_wall: float) -> float | None:
     if seconds is not None:
         return seconds
     try:
-        return max(0.0, datetime.fromisoformat(text.strip()).timestamp() - now_wall)
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))  # Python 3.10 reads no "Z"
+        return max(0.0, moment.timestamp() - now_wall)
     except ValueError:
         return None
 

@@ -82,6 +82,8 @@ class ServerState:
     admitted: int = 0
     refused: int = 0
     tokens_charged: float = 0.0
+    admissions: list[tuple[float, float, float]] = field(default_factory=list)
+    """(monotonic time, requests, tokens) charged by each admitted request."""
     answered: Counter[str] = field(default_factory=Counter)
     """Successful answers per prompt (the last message's content)."""
     rng: random.Random = field(default_factory=lambda: random.Random(0))
@@ -127,6 +129,7 @@ class ServerState:
                 bucket.level -= costs[name]
             self.admitted += 1
             self.tokens_charged += costs["tokens"]
+            self.admissions.append((now, costs["requests"], costs["tokens"]))
         else:
             self.refused += 1
         return admitted, self._headers(wait)
