@@ -138,11 +138,12 @@ class _Mirror:
         return min(self.capacity, refilled)
 
     def wait_for(self, cost: float, now: float) -> float:
-        """Seconds until `cost` fits (a cost above the capacity fits a full budget)."""
+        """Seconds until `cost` fits (a cost above the capacity fits a full budget). Without a known
+        refill rate it never holds a call back: only a response could free it, and none may be coming."""
         missing = min(cost, self.capacity) - self.level_at(now)
-        if missing <= 0:
+        if missing <= 0 or not self.rate:
             return 0.0
-        return missing / self.rate if self.rate else _LONGEST_WAIT
+        return missing / self.rate
 
 
 @dataclass

@@ -158,6 +158,14 @@ def test_the_token_budget_holds_a_call_until_its_estimated_tokens_fit(clock):
     assert rl.delay(CallCost(50_000, 0), clock.now) == pytest.approx(6.0)
 
 
+def test_a_budget_without_a_refill_rate_never_holds_calls_back(clock):
+    rl = limiter(clock)
+    (ticket,) = admit(rl, 1)
+    rl.succeeded(ticket, {"x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "0"})
+    assert rl.mirrors["requests"].rate is None
+    assert rl.delay(ONE, clock.now) == 0  # nothing in flight could ever re-base it: do not wait forever
+
+
 def test_a_429_with_headers_rebases_the_budget_too(clock):
     rl = limiter(clock)
     (ticket,) = admit(rl, 1)
