@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from graders.interface import Usage
+from graders.rate_limit import RateStats
 from skillmix.errors import InputError
 
 
@@ -28,6 +29,8 @@ class RunStats:
     cost_usd: float = 0.0
     unpriced_calls: int = 0
     """Calls whose model has no price in the table: `cost_usd` leaves them out."""
+    rate: RateStats | None = None
+    """Achieved rates, in-flight level and 429s, from the client's limiter."""
 
     def cost_text(self) -> str:
         if self.unpriced_calls and self.cost_usd == 0.0:
@@ -42,7 +45,7 @@ class RunStats:
             f"{self.samples_done} samples ({self.samples_cached} from cache, {self.samples_failed} failed) "
             f"in {self.calls_made} calls; retries: {retried}; failures: {failed}; "
             f"tokens in/out {self.usage.input_tokens}/{self.usage.output_tokens}; "
-            f"est. cost {self.cost_text()}"
+            f"est. cost {self.cost_text()}" + (f"; {self.rate.summary()}" if self.rate else "")
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -57,6 +60,7 @@ class RunStats:
             "usage": self.usage.to_dict(),
             "cost_usd": None if self.unpriced_calls and self.cost_usd == 0.0 else self.cost_usd,
             "unpriced_calls": self.unpriced_calls,
+            **({"rate": self.rate.to_dict()} if self.rate else {}),
         }
 
 

@@ -1,5 +1,6 @@
-"""`ModelClient`: what every backend gets once — concurrency limit, bounded retries, per-call timeouts,
-the response cache, usage/cost accounting, a budget cap and progress.
+"""`ModelClient`: what every backend gets once — a concurrency limit (fixed, or adaptive to the provider's
+rate limits: `graders.rate_limit`), bounded retries, per-call timeouts, the response cache, usage/cost
+accounting, a budget cap and progress.
 
 A request names the sample indices it wants (three grading rounds are samples 0, 1, 2 of one prompt).
 Cached samples are served from disk; the rest are grouped into as few calls as the backend allows
@@ -21,6 +22,7 @@ from graders.cache import CachedResponse, CacheMode, ResponseCache, cache_key
 from graders.interface import Backend, BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
 from graders.pricing import PriceTable
 from graders.progress import RichProgress
+from graders.rate_limit import CallCost, RateLimiter
 from graders.retry import Clock, RetryPolicy, Sleep, call_with_retries, timeout_error
 from skillmix.errors import InputError
 
@@ -76,6 +78,13 @@ class PlannedCall:
     keys: tuple[str, ...]
 
 
+def _estimated_cost(call: PlannedCall) -> CallCost:
+    """What the provider will charge the call's budgets up front: prompt tokens (about 4 characters each,
+    as OpenAI estimates them) and `max_tokens` per sample."""
+    prompt = sum(len(m["content"]) // 4 + 4 for m in call.messages)
+    return CallCost(prompt, call.params.max_tokens * len(call.sample_indices))
+
+
 class FatalBackendError(InputError, RuntimeError):
     """Nothing in this run can succeed (bad key, no access, unknown model): the run stops."""
 
@@ -87,7 +96,9 @@ class ModelClient:
         backend: The model to call.
         cache: Response cache; None disables caching.
         cache_mode: `use` (read and write), `refresh` (write only) or `off`.
-        concurrency: Most calls in flight at once.
+        concurrency: Most calls in flight at once (with `adaptive`, the ceiling).
+        adaptive: Adjust the calls in flight between 1 and `concurrency` from 429s, Retry-After and the
+            provider's rate-limit headers (`graders.rate_limit.RateLimiter`).
         timeout: Seconds one call may take before it counts as a timeout (None: no limit).
         retry: Retry policy for rate limits, server errors, timeouts and malformed responses.
         prices: Price table for cost estimates.
@@ -103,6 +114,7 @@ class ModelClient:
         cache: ResponseCache | None = None,
         cache_mode: CacheMode = CacheMode.USE,
         concurrency: int = 16,
+        adaptive: bool = False,
         timeout: float | None = 120.0,
         retry: RetryPolicy | None = None,
         prices: PriceTable | None = None,
@@ -112,8 +124,7 @@ class ModelClient:
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise InputError(f"concurrency must be at least 1, got {concurrency}")
+        self.limiter = RateLimiter(concurrency, adaptive=adaptive, clock=clock, sleep=sleep)
         self.backend = backend
         self.cache = cache if cache_mode != CacheMode.OFF else None
         self.cache_mode = cache_mode
@@ -128,8 +139,7 @@ class ModelClient:
             )
         self.budget = Budget(budget_usd) if budget_usd is not None else None
         self.progress = progress
-        self.stats = RunStats()
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self.stats = RunStats(rate=self.limiter.stats)
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -278,19 +288,32 @@ class ModelClient:
         return completion
 
     async def _attempt(self, call: PlannedCall) -> Completion:
-        async with self._semaphore:
-            self.stats.calls_made += 1
-            self.stats.calls_in_flight += 1
-            self._show()
-            try:
-                request = self.backend.complete(
-                    call.messages, call.params, len(call.sample_indices), self.timeout
-                )
-                completion = await asyncio.wait_for(request, self.timeout)
-            except asyncio.TimeoutError as timed_out:
-                raise timeout_error(self.timeout or 0.0) from timed_out
-            finally:
-                self.stats.calls_in_flight -= 1
+        ticket = await self.limiter.acquire(_estimated_cost(call))
+        self.stats.calls_made += 1
+        self.stats.calls_in_flight += 1
+        self._show()
+        try:
+            request = self.backend.complete(
+                call.messages, call.params, len(call.sample_indices), self.timeout
+            )
+            completion = await asyncio.wait_for(request, self.timeout)
+        except asyncio.TimeoutError as timed_out:
+            self.limiter.failed(ticket)
+            raise timeout_error(self.timeout or 0.0) from timed_out
+        except BackendError as error:
+            if error.kind == ErrorKind.RATE_LIMIT:
+                self.limiter.rate_limited(ticket, error.headers, error.retry_after)
+            else:
+                self.limiter.failed(ticket, error.headers)
+            raise
+        except BaseException:
+            self.limiter.failed(ticket)
+            raise
+        else:
+            tokens = completion.usage.input_tokens + completion.usage.output_tokens
+            self.limiter.succeeded(ticket, completion.headers, tokens)
+        finally:
+            self.stats.calls_in_flight -= 1
         if not completion.texts:
             raise BackendError(ErrorKind.MALFORMED, "the response has no choices")
         if len(completion.texts) > len(call.sample_indices):

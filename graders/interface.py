@@ -7,8 +7,8 @@ backend only has to make one call and translate its provider's failures into `Ba
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Protocol, TypedDict
 
@@ -86,6 +86,8 @@ class Completion:
     usage: Usage
     model: str
     """The model id the provider reports having used (it may name a dated snapshot)."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """The response's rate-limit headers (`graders.rate_limit.rate_limit_headers`), for the limiter."""
 
 
 class ErrorKind(str, Enum):
@@ -127,11 +129,14 @@ class BackendError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
+        self.headers = dict(headers or {})
+        """The failed response's rate-limit headers (a 429 may say how much budget is left)."""
 
     def describe(self) -> str:
         status = f" (HTTP {self.status})" if self.status is not None else ""

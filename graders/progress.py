@@ -48,8 +48,9 @@ class RichProgress(StatusLine):
     """Renders a model client's `RunStats`."""
 
     def show(self, stats: RunStats) -> None:
+        level = f"/{stats.rate.level}" if stats.rate is not None and stats.rate.adaptive else ""
         status = (
-            f"in flight {stats.calls_in_flight} | cached {stats.samples_cached} | "
+            f"in flight {stats.calls_in_flight}{level} | cached {stats.samples_cached} | "
             f"retried {sum(stats.retries.values())} | failed {stats.samples_failed} | "
             f"spent {stats.cost_text()}"
         )

@@ -1,7 +1,9 @@
 """One bounded retry policy for every backend: exponential backoff with jitter that honours Retry-After.
 
-Both caps are hard: at most `max_attempts` calls and at most `max_total_seconds` from the first call to
-giving up, so a run can never hang on a provider. Sleep and clock are injectable so tests run instantly.
+Both caps are hard: at most `max_attempts` failed calls and at most `max_total_seconds` from the first call
+to giving up, so a run can never hang on a provider. A 429 is the provider pacing us, not the request
+failing, so it does not use up an attempt: refusals are bounded by the time cap (and the doubling wait
+between them). Sleep and clock are injectable so tests run instantly.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class RetryPolicy:
     """How often and how long to retry one request.
 
     Args:
-        max_attempts: Calls per request, the first included (1 disables retries).
+        max_attempts: Calls per request, the first included (1 disables retries); calls refused with a
+            429 do not count.
         max_total_seconds: Give up once this much time has passed since the first call, or when the next
             wait would end past it.
         initial_delay: Backoff before the first retry, in seconds; doubles per retry.
@@ -93,17 +96,20 @@ async def call_with_retries(
     """Await `call()` until it succeeds, retrying retryable `BackendError`s within the policy's caps.
 
     A non-retryable error is re-raised at once; an exhausted one is raised as `RetriesExhausted`.
+    Rate limits (429) do not count towards `max_attempts`, only towards the time cap.
     """
     rng = rng or random.Random()
     started = clock()
     attempt = 1
+    refused = 0
     while True:
         try:
             return await call()
         except BackendError as error:
             if not error.kind.retryable:
                 raise
-            if attempt >= policy.max_attempts:
+            refused += error.kind == ErrorKind.RATE_LIMIT
+            if attempt - refused >= policy.max_attempts:
                 raise RetriesExhausted(error, attempt) from error
             delay = policy.backoff(attempt, error.retry_after, rng)
             if clock() - started + delay > policy.max_total_seconds:

@@ -31,7 +31,11 @@ class ClientSettings:
         model: Model id as the provider names it.
         base_url: Server URL; default $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL, else the provider's API.
         api_key_env: Environment variable holding the key (default OPENAI_API_KEY / ANTHROPIC_API_KEY).
-        concurrency: Most calls in flight at once.
+        concurrency: Most calls in flight at once; with `adaptive`, the ceiling.
+        adaptive: Find the level below `concurrency` from the provider: back off on 429s (honouring
+            Retry-After), grow while calls succeed, and pace by the rate-limit headers (OpenAI
+            x-ratelimit-*, Anthropic anthropic-ratelimit-*). Default: on for openai, openai-compatible and
+            anthropic; off for hf.
         timeout: Seconds one call may take before it is retried as a timeout.
         max_attempts: Calls per request including retries.
         max_retry_seconds: Give up on a request after this long, retries included.
@@ -48,7 +52,8 @@ class ClientSettings:
     model: str = "gpt-4-0613"
     base_url: str | None = None
     api_key_env: str | None = None
-    concurrency: int = 16
+    concurrency: int = 64
+    adaptive: bool | None = None
     timeout: float = 120.0
     max_attempts: int = 6
     max_retry_seconds: float = 600.0
@@ -93,6 +98,7 @@ class ClientSettings:
             cache=cache,
             cache_mode=mode,
             concurrency=self.concurrency,
+            adaptive=self.provider != "hf" if self.adaptive is None else self.adaptive,
             timeout=self.timeout,
             retry=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
             prices=PriceTable.with_overrides(self.prices),

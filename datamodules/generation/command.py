@@ -216,12 +216,23 @@ class _Run:
             counts["rejected" if "reason" in record else "kept"] += 1
             progress.show(
                 finished_before + counts["kept"] + counts["rejected"], counts["kept"], counts["rejected"],
-                pipeline.calls_made, self._spent(),
+                pipeline.calls_made, self._spent(), self._in_flight(),
             )  # fmt: skip
 
         with GenerationProgress(f"D({self.files.k})", total=len(self.plan)) as progress:
             progress.show(finished_before, 0, 0, 0, self._spent())
             return await pipeline.run(todo, sink, concurrency=self.concurrency, max_requests=max_requests)
+
+    def _in_flight(self) -> str:
+        """Calls in flight per client, with the adaptive window: "teacher 9/12, grader 4/8"."""
+        clients = {"teacher": self.teacher, "grader": self.grader.client}
+        shown = {}
+        for name, client in clients.items():
+            level = client.stats.rate.level if client.stats.rate and client.stats.rate.adaptive else None
+            shown[name] = f"{client.stats.calls_in_flight}" + (f"/{level}" if level else "")
+        if self.teacher is self.grader.client:
+            return shown["teacher"]
+        return ", ".join(f"{name} {text}" for name, text in shown.items())
 
     def _spent(self) -> str:
         clients = {self.teacher, self.grader.client}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import anthropic
@@ -11,6 +12,7 @@ import anthropic
 from graders.backends.sdk_errors import SdkBackend
 from graders.credentials import require_env
 from graders.interface import BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
+from graders.rate_limit import rate_limit_headers
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 
@@ -71,9 +73,13 @@ class AnthropicBackend(SdkBackend[anthropic.AsyncAnthropic]):
             raise ValueError(f"the Messages API returns one sample per call, asked for {num_samples}")
         body = self.request_params(messages, params)
         sampling = {name: body.pop(name) for name in ("temperature", "top_p") if name in body}
-        with self.translated_errors():
-            message = await self._client.messages.create(**body, extra_body=sampling or None, timeout=timeout)
-        return parse_message(message.model_dump(), fallback_model=self.model)
+        with self.translated_errors():  # the raw response, for its rate-limit headers
+            raw = await self._client.messages.with_raw_response.create(
+                **body, extra_body=sampling or None, timeout=timeout
+            )
+            message = await raw.parse()
+        completion = parse_message(message.model_dump(), fallback_model=self.model)
+        return replace(completion, headers=rate_limit_headers(raw.headers))
 
 
 def parse_message(body: dict[str, Any], *, fallback_model: str) -> Completion:

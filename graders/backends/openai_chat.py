@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import openai
@@ -12,6 +13,7 @@ import openai
 from graders.backends.sdk_errors import SdkBackend
 from graders.credentials import require_env
 from graders.interface import BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
+from graders.rate_limit import rate_limit_headers
 from skillmix.errors import InputError
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -83,11 +85,13 @@ class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
     async def complete(
         self, messages: Sequence[Message], params: SamplingParams, num_samples: int, timeout: float | None
     ) -> Completion:
-        with self.translated_errors():
-            response = await self._client.chat.completions.create(
+        with self.translated_errors():  # the raw response, for its rate-limit headers
+            raw = await self._client.chat.completions.with_raw_response.create(
                 **self.request_body(messages, params, num_samples), timeout=timeout
             )
-        return parse_chat_completion(response.model_dump(), fallback_model=self.model)
+            response = raw.parse()
+        completion = parse_chat_completion(response.model_dump(), fallback_model=self.model)
+        return replace(completion, headers=rate_limit_headers(raw.headers))
 
 
 def parse_chat_completion(body: dict[str, Any], *, fallback_model: str) -> Completion:

@@ -18,6 +18,7 @@ import openai
 
 from graders.credentials import redact
 from graders.interface import BackendError, ErrorKind
+from graders.rate_limit import rate_limit_headers
 from graders.retry import parse_retry_after
 
 _FATAL_STATUSES = {401, 403, 404}
@@ -40,7 +41,10 @@ def translate_sdk_error(error: Exception, sdk: ModuleType, secret: str | None) -
         if status == 429 and getattr(error, "code", None) == "insufficient_quota":
             return BackendError(ErrorKind.FATAL, message, status=status)
         if status == 429:
-            return BackendError(ErrorKind.RATE_LIMIT, message, status=status, retry_after=retry_after)
+            headers = rate_limit_headers(error.response.headers)
+            return BackendError(
+                ErrorKind.RATE_LIMIT, message, status=status, retry_after=retry_after, headers=headers
+            )
         if status >= 500 or status in _RETRYABLE_STATUSES:
             return BackendError(ErrorKind.SERVER, message, status=status, retry_after=retry_after)
         if status in _FATAL_STATUSES:

@@ -3,18 +3,23 @@
 It speaks the wire formats the official SDKs use: OpenAI Chat Completions, Files and Batches; Anthropic
 Messages and Message Batches. Faults are queued and consumed one per request, so a test states exactly
 which request fails how. Every request is logged; a counter records the most requests in flight at once.
+Optionally it enforces a provider's rate limits (`RateLimits`: token buckets for requests and tokens, 429
+past them, OpenAI or Anthropic rate-limit headers or none) with latency drawn from a spread.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 Reply = Callable[[dict[str, Any], int], str]
 """(request body, sample index) -> reply text; the sample index is seed offset + choice index."""
@@ -24,10 +29,64 @@ def echo_reply(body: dict[str, Any], sample: int) -> str:
     return f"{body['messages'][-1]['content']} #{sample}"
 
 
+class TokenBucket:
+    """`capacity` units refilled continuously at `rate` per second; a request takes its cost or is refused."""
+
+    def __init__(self, rate: float, capacity: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.level = capacity
+        self.at = time.monotonic()
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + self.rate * (now - self.at))
+        self.at = now
+
+    def wait_for(self, cost: float) -> float:
+        return max(0.0, min(cost, self.capacity) - self.level) / self.rate
+
+    def seconds_to_full(self) -> float:
+        return (self.capacity - self.level) / self.rate
+
+
+@dataclass
+class RateLimits:
+    """A provider's rate limits, enforced when a request arrives (as OpenAI does): a request costs 1 from
+    the request bucket and its prompt tokens plus `max_tokens` per sample from the token bucket.
+
+    Args:
+        requests_per_second: Request budget's refill rate (None: unlimited).
+        tokens_per_minute: Token budget's refill rate (None: unlimited).
+        burst_seconds: Each bucket holds this many seconds of its rate.
+        headers: "openai" (x-ratelimit-* and retry-after-ms), "anthropic" (anthropic-ratelimit-* and
+            retry-after), or "none" (a bare 429, as many OpenAI-compatible servers send).
+    """
+
+    requests_per_second: float | None = None
+    tokens_per_minute: float | None = None
+    burst_seconds: float = 1.0
+    headers: Literal["openai", "anthropic", "none"] = "openai"
+
+    def buckets(self) -> dict[str, TokenBucket]:
+        rates = {"requests": self.requests_per_second, "tokens": (self.tokens_per_minute or 0) / 60 or None}
+        return {name: TokenBucket(rate, rate * self.burst_seconds) for name, rate in rates.items() if rate}
+
+
 @dataclass
 class ServerState:
     reply: Reply = echo_reply
     latency: float = 0.0
+    latency_spread: tuple[float, float] | None = None
+    """(median seconds, sigma): each answer takes a log-normal time instead of `latency`."""
+    limits: RateLimits | None = None
+    admitted: int = 0
+    refused: int = 0
+    tokens_charged: float = 0.0
+    admissions: list[tuple[float, float, float]] = field(default_factory=list)
+    """(monotonic time, requests, tokens) charged by each admitted request."""
+    answered: Counter[str] = field(default_factory=Counter)
+    """Successful answers per prompt (the last message's content)."""
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
     faults: deque[str] = field(default_factory=deque)
     """Consumed one per model request: "429", "500", "529", "hang", "malformed", "no_choices", "401"."""
     reorder_choices: bool = False
@@ -46,8 +105,61 @@ class ServerState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     release_hangs: threading.Event = field(default_factory=threading.Event)
 
+    _buckets: dict[str, TokenBucket] | None = None
+
     def model_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] in ("/v1/chat/completions", "/v1/messages")]
+
+    def admit(self, body: dict[str, Any]) -> tuple[bool, dict[str, str]]:
+        """Charge the request to the rate limits (call under `lock`): admitted?, and the headers to send."""
+        if self.limits is None:
+            return True, {}
+        if self._buckets is None:
+            self._buckets = self.limits.buckets()
+        out = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        prompt = sum(len(m["content"]) // 4 + 4 for m in body["messages"])
+        costs = {"requests": 1.0, "tokens": float(prompt + out * body.get("n", 1))}
+        now = time.monotonic()
+        for bucket in self._buckets.values():
+            bucket.refill(now)
+        wait = max(bucket.wait_for(costs[name]) for name, bucket in self._buckets.items())
+        admitted = wait <= 0
+        if admitted:
+            for name, bucket in self._buckets.items():
+                bucket.level -= costs[name]
+            self.admitted += 1
+            self.tokens_charged += costs["tokens"]
+            self.admissions.append((now, costs["requests"], costs["tokens"]))
+        else:
+            self.refused += 1
+        return admitted, self._headers(wait)
+
+    def _headers(self, wait: float) -> dict[str, str]:
+        assert self.limits is not None and self._buckets is not None
+        style = self.limits.headers
+        headers: dict[str, str] = {}
+        if style == "none":
+            return headers
+        for name, bucket in self._buckets.items():
+            limit, remaining = str(int(bucket.capacity)), str(max(0, int(bucket.level)))
+            if style == "openai":
+                headers |= {
+                    f"x-ratelimit-limit-{name}": limit,
+                    f"x-ratelimit-remaining-{name}": remaining,
+                    f"x-ratelimit-reset-{name}": f"{bucket.seconds_to_full():.3f}s",
+                }
+            else:
+                full = datetime.fromtimestamp(time.time() + bucket.seconds_to_full(), timezone.utc)
+                headers |= {
+                    f"anthropic-ratelimit-{name}-limit": limit,
+                    f"anthropic-ratelimit-{name}-remaining": remaining,
+                    f"anthropic-ratelimit-{name}-reset": full.isoformat(timespec="milliseconds"),
+                }
+        if wait > 0:
+            headers["retry-after"] = str(math.ceil(wait))
+            if style == "openai":
+                headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+        return headers
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -104,15 +216,26 @@ class _Handler(BaseHTTPRequestHandler):
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
             fault = state.faults.popleft() if state.faults else None
+            admitted, headers = state.admit(body) if fault is None else (True, {})
+            if state.latency_spread is not None:
+                median, sigma = state.latency_spread
+                latency = state.rng.lognormvariate(math.log(median), sigma)
+            else:
+                latency = state.latency
         try:
-            if state.latency:
-                time.sleep(state.latency)
-            self._answer(body, fault)
+            if not admitted:
+                self._send_json(
+                    429, {"error": {"message": "Rate limit reached", "type": "requests"}}, headers
+                )
+                return
+            if latency:
+                time.sleep(latency)
+            self._answer(body, fault, headers)
         finally:
             with state.lock:
                 state.in_flight -= 1
 
-    def _answer(self, body: dict[str, Any], fault: str | None) -> None:
+    def _answer(self, body: dict[str, Any], fault: str | None, headers: dict[str, str]) -> None:
         if fault == "429":
             self._send_json(
                 429, {"error": {"message": "Rate limit reached"}}, {"retry-after": self.state.retry_after}
@@ -129,10 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b'{"choices": [{"index": 0, "message": {"content": "trunc', "application/json")
         elif fault == "no_choices":
             self._send_json(200, {"id": "x", "object": "chat.completion", "choices": []})
-        elif self.path == "/v1/messages":
-            self._send_json(200, self._message(body))
         else:
-            self._send_json(200, self._completion(body))
+            with self.state.lock:
+                self.state.answered[body["messages"][-1]["content"]] += 1
+            answer = self._message(body) if self.path == "/v1/messages" else self._completion(body)
+            self._send_json(200, answer, headers)
 
     def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
         n = 1 if self.state.ignore_n else body.get("n", 1)
