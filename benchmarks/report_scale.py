@@ -1,6 +1,6 @@
 """`cli.py report` at the paper's scale: file size, build time, and time to open in headless Chromium.
 
-    .venv/bin/python benchmarks/report_scale.py [--steps 9] [--combinations_per_k 100] [--work_dir /tmp/report-scale]
+    .venv/bin/python benchmarks/report_scale.py [--steps 9] [--combinations_per_k 100] [--work_dir DIR]
 
 Writes synthetic evaluation outputs first (the paper preset per checkpoint: settings train/heldout/all,
 k = 2..5, 100 combinations, 3 generation rounds, 3 grading rounds = 3600 records; answers and grader replies
@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skillmix.report import build_report  # noqa: E402
-from tests.report.browser import chromium, rendered_pages, severe_console_entries, wait_for  # noqa: E402
-from tests.report.synthetic_outputs import write_eval_outputs  # noqa: E402
+from skillmix.report import build_report
+from tests.report.browser import chromium, rendered_pages, severe_console_entries, wait_for
+from tests.report.synthetic_outputs import write_eval_outputs
 
 
 def main() -> None:

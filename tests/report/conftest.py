@@ -25,7 +25,7 @@ def hostile_at_step_100_k2(rng: random.Random, step: int, k: int) -> str:
 
 @pytest.fixture
 def outputs(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
-    """(the run's folder, the records written): 2 steps x 2 settings x k=2,3 x 2 combinations, graded twice."""
+    """(the run's folder, its records): 2 steps x 2 settings x k=2,3 x 2 combinations, graded twice."""
     root = tmp_path / "run"
     records = write_eval_outputs(root, run=HOSTILE_RUN, steps=STEPS, answer=hostile_at_step_100_k2)
     return root, records

@@ -23,6 +23,7 @@ from tests.evaluation.rubric_server import rubric_reply
 HOSTILE_ANSWER = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> & </div>'
 """Model output that a report must show as text: run as markup, it would set `window.__pwned`."""
 
+
 def _catalog_words() -> list[str]:
     """English words at their frequency in the catalog's definitions and examples, so that the invented
     text compresses about as well as real answers do (what the report's size depends on)."""

@@ -49,6 +49,10 @@ def select(driver: Any, name: str, value: str) -> None:
     wait_for(driver, f"Number(document.body.dataset.renderedPages) > {before}")
 
 
+def count(driver: Any, selector: str) -> int:
+    return int(driver.execute_script("return document.querySelectorAll(arguments[0]).length", selector))
+
+
 def option_value(driver: Any, name: str, label: str) -> str:
     return driver.execute_script(
         "return [...document.getElementById(arguments[0]).options].find(o => o.text === arguments[1]).value",
@@ -74,25 +78,25 @@ def test_report_in_headless_chromium(outputs, tmp_path, monkeypatch):
 
         # charts: one per metric for every (setting, k) with a scored row; the base model is marked
         panels = {(row["setting"], row["k"]) for row in rows if row["n"]}
-        assert driver.execute_script("return document.querySelectorAll('svg.chart').length") == 3 * len(panels)
-        assert driver.execute_script("return document.querySelectorAll('svg.chart rect.base').length") == 3 * 4
-        assert driver.execute_script("return document.querySelectorAll('#legend > span').length") == 2
+        assert count(driver, "svg.chart") == 3 * len(panels) and count(driver, "svg.chart rect.base") == 3 * 4
+        assert count(driver, "#legend > span") == 2
 
         # the compare table, with the significance columns the rows carry, and the agreement table
-        table_rows = "return document.querySelectorAll('#compare-table tbody tr').length"
-        assert driver.execute_script(table_rows) == len(rows) == summary.rows == 11
+        assert count(driver, "#compare-table tbody tr") == len(rows) == summary.rows == 11
         headers = driver.execute_script(
             "return [...document.querySelectorAll('#compare-table th')].map(th => th.textContent)"
         )
         assert {"full marks delta ci95", "full marks delta p value", "Δ full marks"} <= set(headers)
-        assert driver.execute_script("return document.querySelectorAll('td.significant').length") == 4
+        assert count(driver, "td.significant") == 4
         assert driver.execute_script(
             "return [...document.querySelectorAll('#agreement-table td')].map(td => td.textContent)"
         ) == ["gpt-4", "3", "gpt-4 vs claude", "0.610"]
 
         # filter by k: only that k, as many as there are records of it
         select(driver, "k", "3")
-        ks = driver.execute_script("return [...document.querySelectorAll('article.card')].map(c => c.dataset.k)")
+        ks = driver.execute_script(
+            "return [...document.querySelectorAll('article.card')].map(a => a.dataset.k)"
+        )
         expected = sum(r["k"] == 3 for r in written) + 23  # the reference layout is all k=3
         assert set(ks) == {"3"} and len(ks) == 20
         assert driver.execute_script("return document.getElementById('page-status').textContent").startswith(
@@ -106,11 +110,9 @@ def test_report_in_headless_chromium(outputs, tmp_path, monkeypatch):
             "return [...document.querySelectorAll('article.card pre.answer')].map(p => p.textContent)"
         )
         assert answers == [HOSTILE_ANSWER] * 4
-        assert driver.execute_script("return [window.__pwned, document.querySelectorAll('main img').length]") == [
-            None,
-            0,
-        ]
-        assert HOSTILE_RUN in driver.execute_script("return document.querySelector('article.card').textContent")
+        assert driver.execute_script("return window.__pwned") is None and count(driver, "main img") == 0
+        card_text = driver.execute_script("return document.querySelector('article.card').textContent")
+        assert HOSTILE_RUN in card_text
         driver.execute_script("document.querySelectorAll('article.card details').forEach(d => d.open = true)")
         driver.save_screenshot(str(tmp_path / "transcripts.png"))
 

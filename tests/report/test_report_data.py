@@ -71,7 +71,8 @@ def test_embedded_rows_equal_compare_json_and_every_record_is_a_transcript(outpu
         expected = "unscored" if not score.scored else "full marks" if score.full_marks else "not full marks"
         assert lookups["status"][item[fields["status"]]] == expected and detail["named"] is None
     reference_item = next(d for d in details if d["source"].startswith(str(REFERENCE_TEST)))
-    assert [role for role, _ in reference_item["messages"]] == ["system", "user", "assistant", "user", "assistant"]
+    roles = [role for role, _ in reference_item["messages"]]
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
     unscored = [d for d in details if d["unscored"]]
     assert unscored and all("could be scored" in d["unscored"] for d in unscored)  # llama2's replies
 
@@ -139,7 +140,7 @@ def test_a_template_that_could_end_its_inline_element_is_refused(monkeypatch):
         "skillmix.report.page.template_text",
         lambda name: real(name) + ("// </script>" if name == "report.js" else ""),
     )
-    with pytest.raises(ValueError, match="report.js holds '</'"):
+    with pytest.raises(ValueError, match=r"report\.js holds '</'"):
         render_page({"rows": []}, [])
 
 

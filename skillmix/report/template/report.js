@@ -343,11 +343,14 @@
       el("pre", { className: "grader-reply" }, grading.raw || "(no reply)"))));
   }
 
-  function scoring(item, detail) {
+  // compact (the side-by-side columns): the rounds' points in one cell instead of one column per round
+  function scoring(item, detail, compact) {
     const k = item[F.k];
-    const header = el("tr", {}, el("th", { className: "text" }, "criterion"), detail.gradings.map((_, round) => el("th", {}, "round " + (round + 1))), el("th", {}, "scored"));
+    const roundPoint = (grading, row) => (grading.points ? grading.points[row] : "–");
+    const header = el("tr", {}, el("th", { className: "text" }, "criterion"),
+      compact ? el("th", {}, "rounds") : detail.gradings.map((_, round) => el("th", {}, "round " + (round + 1))), el("th", {}, "scored"));
     const body = detail.criteria.map((criterion, row) => el("tr", {}, el("td", { className: "text" }, criterion),
-      detail.gradings.map((grading) => el("td", {}, grading.points ? grading.points[row] : "–")),
+      compact ? el("td", {}, detail.gradings.map((grading) => roundPoint(grading, row)).join(" ")) : detail.gradings.map((grading) => el("td", {}, roundPoint(grading, row))),
       el("td", { className: detail.points && detail.points[row] === 0 ? "point-lost" : null }, detail.points ? detail.points[row] : "–")));
     const decisions = el("ul", { className: "decisions" });
     const lengthPoint = detail.sentences <= detail.sentence_limit ? 1 : 0;
@@ -387,7 +390,7 @@
         const item = DATA.items[index], detail = details[position];
         return el("div", { className: "column", "data-step": L.checkpoint[item[F.checkpoint]] },
           el("div", {}, el("strong", {}, checkpointLabel(L.checkpoint[item[F.checkpoint]])), " ", statusBadge(L.status[item[F.status]])),
-          el("pre", { className: "answer" }, detail.answer), scoring(item, detail),
+          el("pre", { className: "answer" }, detail.answer), scoring(item, detail, true),
           el("details", {}, el("summary", {}, "grader replies"), graderReplies(detail)));
       })));
     panel.hidden = false;
