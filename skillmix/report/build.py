@@ -47,6 +47,7 @@ def report_data(
         read = read_records(Path(path))
         logger.info("%s: %d graded generations", path, len(read))
         records += read
+    logger.info("%d graded generations: scoring each for its transcript", len(records))
     transcripts = build_transcripts(records, options, chunk_size)
     data = {
         "format": DATA_FORMAT,
@@ -69,6 +70,7 @@ def build_report(
 ) -> ReportSummary:
     """Write the report to `output` (through a temporary file, so a failed build leaves no half page)."""
     data, chunks = report_data(paths, options or ScoringOptions(), chunk_size)
+    logger.info("compressing %d transcript chunks", len(chunks))
     html = render_page(data, chunks)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(output.name + ".tmp")

@@ -17,7 +17,7 @@ from skillmix.checkpoint_deltas import BASE_STEP
 from skillmix.metrics import METRIC_NAMES, ScoringOptions, generation_points, point_metrics
 from skillmix.prompts import rubric_criteria_for_names, sentence_limit
 from skillmix.records import GradedGeneration
-from skillmix.text_checks import count_sentences, named_skills
+from skillmix.text_checks import count_sentences, named_skills, within_sentence_limit
 
 ITEM_FIELDS = ("run", "checkpoint", "setting", "k", "round", "topic", "skills", "status", "group", "chunk")
 """The columns of one index entry (the page reads them by these names, see report.js)."""
@@ -103,6 +103,7 @@ def item_detail(record: GradedGeneration, options: ScoringOptions) -> dict[str, 
         ],
         "sentences": count_sentences(record.answer),
         "sentence_limit": sentence_limit(record.k),
+        "within_limit": within_sentence_limit(record.answer, record.k),
         "programmatic_length": options.programmatic_length,
         "named": named_skills(record.answer, record.skills) if options.name_penalty else None,
         "points": points,

@@ -10,6 +10,7 @@ import re
 import sys
 import types
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ import pytest
 import cli
 from skillmix.compare import read_records
 from skillmix.metrics import ScoringOptions, score_generation
+from skillmix.prompts import rubric_criteria_for_names
+from skillmix.records import GradedGeneration, Grading
 from skillmix.report import build_report, report_data
 from skillmix.report.page import render_page, script_safe_json, template_text
+from skillmix.report.transcripts import item_detail
 from tests.report.conftest import HOSTILE_RUN, REFERENCE_TEST, requires_reference
 from tests.report.synthetic_outputs import HOSTILE_ANSWER
 
@@ -149,3 +153,24 @@ def test_a_folder_without_records_is_a_clear_error(tmp_path, capsys):
         cli.main(["report", str(tmp_path), "--output", str(tmp_path / "r.html")])
     assert stopped.value.code == 2
     assert "no graded records found" in capsys.readouterr().err and not (tmp_path / "r.html").exists()
+
+
+def test_a_transcript_shows_the_length_and_name_decisions_the_metrics_apply():
+    criteria = rubric_criteria_for_names(["metaphor", "red herring"], "Sewing")
+    reply = "| Criteria | Points |\n|---|---|\n" + "".join(f"| {c} | 1 |\n" for c in criteria)
+    answer = "A metaphor of thread. Then a second sentence. And a third one."
+    record = GradedGeneration(
+        run="r", setting="train", k=2, skills=("metaphor", "red herring"), topic="Sewing",
+        generation_round=0, answer=answer, checkpoint="0",
+        gradings=(Grading((1,) * 5, None, "g", reply), Grading(None, "no table", "g", "sorry")),
+    )  # fmt: skip
+    detail = item_detail(record, ScoringOptions())
+    assert (detail["sentences"], detail["sentence_limit"], detail["within_limit"]) == (3, 1, False)
+    assert detail["named"] == [True, False] and detail["points"] == [0, 1, 1, 1, 0]
+    assert detail["status"] == "not full marks" and detail["metrics"]["skills_fraction"] == 0.0
+    assert [g["unscored"] for g in detail["gradings"]] == [None, "no table"]
+    lenient = item_detail(record, ScoringOptions(name_penalty=False, programmatic_length=False))
+    assert lenient["named"] is None and lenient["points"] == [1] * 5 and lenient["status"] == "full marks"
+    unscored = item_detail(replace(record, gradings=record.gradings[1:]), ScoringOptions())
+    assert unscored["status"] == "unscored" and unscored["points"] is None
+    assert unscored["unscored"] == "none of its 1 grading rounds could be scored (round 1: no table)"

@@ -353,7 +353,7 @@
       compact ? el("td", {}, detail.gradings.map((grading) => roundPoint(grading, row)).join(" ")) : detail.gradings.map((grading) => el("td", {}, roundPoint(grading, row))),
       el("td", { className: detail.points && detail.points[row] === 0 ? "point-lost" : null }, detail.points ? detail.points[row] : "–")));
     const decisions = el("ul", { className: "decisions" });
-    const lengthPoint = detail.sentences <= detail.sentence_limit ? 1 : 0;
+    const lengthPoint = detail.within_limit ? 1 : 0;
     decisions.append(el("li", {}, "length: " + detail.sentences + " sentence(s), limit " + detail.sentence_limit + " → " +
       (detail.programmatic_length ? "length point " + lengthPoint + " (the sentence count replaces the grader's point)" : "the grader's point is kept (programmatic length off)")));
     if (detail.named === null) decisions.append(el("li", {}, "name penalty: off"));
