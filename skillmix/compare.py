@@ -51,7 +51,11 @@ def read_records(path: Path) -> list[GradedGeneration]:
 
 def compare_rows(paths: Sequence[Path], options: ScoringOptions) -> list[dict[str, Any]]:
     """The rows `compare` prints, as JSON-ready dicts."""
-    records = [record for path in paths for record in read_records(Path(path))]
+    return rows_for_records([record for path in paths for record in read_records(Path(path))], options)
+
+
+def rows_for_records(records: list[GradedGeneration], options: ScoringOptions) -> list[dict[str, Any]]:
+    """`compare_rows` of records already read (the report reads them once for rows and transcripts)."""
     rows = []
     for (run, setting, checkpoint, k, seed, grader), summary in aggregate(records, options).items():
         row: dict[str, Any] = {"run": run, "setting": setting, "checkpoint": checkpoint, "k": k, "seed": seed}
@@ -124,13 +128,20 @@ def compare_parser() -> ArgumentParser:
     )
     flag: dict[str, Any] = {"type": bool, "nargs": "?", "const": True}  # a bare `--json` means true
     parser.add_argument("--json", default=False, help="Print one JSON document (a list of rows).", **flag)
+    parser.add_argument("--plot", type=Path | None, default=None, help="Also draw the metrics into this PNG.")
+    add_scoring_arguments(parser)
+    return parser
+
+
+def add_scoring_arguments(parser: ArgumentParser) -> None:
+    """The scoring options (`ScoringOptions`) of every command that computes the metrics."""
+    flag: dict[str, Any] = {"type": bool, "nargs": "?", "const": True}
     parser.add_argument(
         "--name_penalty",
         default=True,
         help='A skill whose name (cut at "(") appears in the answer gets 0 for that skill.',
         **flag,
     )
-    parser.add_argument("--plot", type=Path | None, default=None, help="Also draw the metrics into this PNG.")
     parser.add_argument(
         "--programmatic_length",
         default=True,
@@ -149,7 +160,6 @@ def compare_parser() -> ArgumentParser:
         help="Score unscored gradings as all zeros, as the reference implementation does (for comparisons).",
         **flag,
     )
-    return parser
 
 
 def main(argv: list[str]) -> None:

@@ -6,7 +6,7 @@ The metrics consume only these objects, so a new source of graded records needs 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class GradedGeneration:
     seed: int | None = None
     source: str = ""
     """Where it was read from (file and row), for messages."""
+    messages: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+    """The conversation as (role, content) pairs, prompts and full answers, when the source keeps it."""
 
     def __post_init__(self) -> None:
         if len(self.skills) != self.k:

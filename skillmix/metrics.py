@@ -87,14 +87,17 @@ def point_metrics(points: Sequence[int], k: int) -> tuple[float, float, float]:
     return full_marks, all_skills, skills_fraction
 
 
-def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:
+def generation_points(
+    record: GradedGeneration, options: ScoringOptions = ScoringOptions()
+) -> list[int] | None:
+    """The k+3 points a generation is scored on: the vote over its grading rounds, then the programmatic
+    length point and the name penalty; None when no grading round is scored."""
     k = record.k
     rounds = [grading.points for grading in record.gradings if grading.points is not None]
-    unscored = len(record.gradings) - len(rounds)
     if options.reference_compat:
-        rounds += [(0,) * (k + 3)] * unscored
+        rounds += [(0,) * (k + 3)] * (len(record.gradings) - len(rounds))
     if not rounds:
-        return GenerationScore(record.combination, False, 0.0, 0.0, 0.0, len(record.gradings), unscored)
+        return None
     points = majority_vote(rounds)
     if options.programmatic_length:
         points[-1] = int(within_sentence_limit(record.answer, k))
@@ -102,8 +105,16 @@ def score_generation(record: GradedGeneration, options: ScoringOptions = Scoring
         for index, named in enumerate(named_skills(record.answer, record.skills)):
             if named:
                 points[index] = 0
+    return points
+
+
+def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:
+    unscored = sum(grading.points is None for grading in record.gradings)
+    points = generation_points(record, options)
+    if points is None:
+        return GenerationScore(record.combination, False, 0.0, 0.0, 0.0, len(record.gradings), unscored)
     return GenerationScore(
-        record.combination, True, *point_metrics(points, k), len(record.gradings), unscored
+        record.combination, True, *point_metrics(points, record.k), len(record.gradings), unscored
     )
 
 

@@ -117,9 +117,17 @@ def _read_student(student_dir: Path, column: str, grading_paths: list[Path]) -> 
             gradings=tuple(round_gradings),
             seed=int(round_dir["seed"]),
             source=f"{generations_path}, row {index + 1}",
+            messages=_conversation(generations[index]),
         )
         for index, round_gradings in sorted(gradings.items())
     ]
+
+
+def _conversation(row: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The generation row's system prompt and two turns, those of its columns that are there."""
+    columns = [("system", "system prompt"), ("user", "user_0"), ("assistant", "assistant_0")]
+    columns += [("user", "user_1"), ("assistant", "assistant_1")]
+    return tuple((role, row[column]) for role, column in columns if row.get(column))
 
 
 def _combination(row: dict[str, str]) -> tuple[tuple[str, ...], str]:

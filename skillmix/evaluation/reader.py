@@ -44,6 +44,7 @@ def graded_generation(record: dict[str, Any], source: str = "") -> GradedGenerat
             checkpoint=str(int(record["step"])),
             seed=int(record["seed"]),
             source=source,
+            messages=tuple((str(m["role"]), str(m["content"])) for m in record.get("messages", ())),
         )
     except KeyError as error:
         raise EvalRecordsError(
