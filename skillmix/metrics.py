@@ -87,23 +87,31 @@ def point_metrics(points: Sequence[int], k: int) -> tuple[float, float, float]:
     return full_marks, all_skills, skills_fraction
 
 
-def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:
-    k = record.k
+def final_points(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> list[int] | None:
+    """The generation's k+3 points as the metrics use them (majority vote, programmatic length, name
+    penalty); None when no grading round could be used."""
     rounds = [grading.points for grading in record.gradings if grading.points is not None]
-    unscored = len(record.gradings) - len(rounds)
     if options.reference_compat:
-        rounds += [(0,) * (k + 3)] * unscored
+        rounds += [(0,) * (record.k + 3)] * (len(record.gradings) - len(rounds))
     if not rounds:
-        return GenerationScore(record.combination, False, 0.0, 0.0, 0.0, len(record.gradings), unscored)
+        return None
     points = majority_vote(rounds)
     if options.programmatic_length:
-        points[-1] = int(within_sentence_limit(record.answer, k))
+        points[-1] = int(within_sentence_limit(record.answer, record.k))
     if options.name_penalty:
         for index, named in enumerate(named_skills(record.answer, record.skills)):
             if named:
                 points[index] = 0
+    return points
+
+
+def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:
+    unscored = sum(grading.points is None for grading in record.gradings)
+    points = final_points(record, options)
+    if points is None:
+        return GenerationScore(record.combination, False, 0.0, 0.0, 0.0, len(record.gradings), unscored)
     return GenerationScore(
-        record.combination, True, *point_metrics(points, k), len(record.gradings), unscored
+        record.combination, True, *point_metrics(points, record.k), len(record.gradings), unscored
     )
 
 
