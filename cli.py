@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 PROJECT_COMMANDS: dict[str, str] = {
+    "agreement": "skillmix.agreement:main",
     "compare": "skillmix.compare:main",
     "export": "lightning_modules.export:export",
     "generate": "datamodules.generation.command:generate",

@@ -39,6 +39,8 @@ class GradedGeneration:
     seed: int | None = None
     source: str = ""
     """Where it was read from (file and row), for messages."""
+    combination_index: int | None = None
+    """The combination's index in its (setting, k) plan, where the records keep it."""
 
     def __post_init__(self) -> None:
         if len(self.skills) != self.k:

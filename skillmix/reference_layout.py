@@ -117,6 +117,7 @@ def _read_student(student_dir: Path, column: str, grading_paths: list[Path]) -> 
             gradings=tuple(round_gradings),
             seed=int(round_dir["seed"]),
             source=f"{generations_path}, row {index + 1}",
+            combination_index=index,
         )
         for index, round_gradings in sorted(gradings.items())
     ]

@@ -139,6 +139,7 @@ def test_reference_rows_carry_intervals_around_their_estimates() -> None:
     assert not any("baseline_run" in row for row in rows.values())  # the others share no scored combination
 
 
+@pytest.mark.slow
 @requires_reference
 def test_command_line_json_has_the_interval_fields() -> None:
     command = [
