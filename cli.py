@@ -18,6 +18,7 @@ PROJECT_COMMANDS: dict[str, str] = {
     "export": "lightning_modules.export:export",
     "generate": "datamodules.generation.command:generate",
     "grade": "graders.grade_command:grade",
+    "overlap": "datamodules.overlap_command:main",
 }
 """Command name -> "module:function" for commands that are not Trainer runs. A function named `main` parses
 its own argv (compare: several positional paths and a bare `--json`); any other is given to jsonargparse."""
