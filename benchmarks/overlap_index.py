@@ -4,8 +4,8 @@
 
 Synthetic texts at the paper's scale: D(1)+D(2)+D(3) is ~14,000 two-turn examples, so 28,000 training
 answers (~150 words each), and one evaluated checkpoint is 3,600 answers (~100 words; 3 settings x 4 k x 100
-combinations x 3 generation rounds). Words are drawn from a Zipf-like vocabulary of 20,000 words; one answer in
-ten copies a 20-60 word span from a random training answer, so the memorized spans are known. The index
+combinations x 3 generation rounds). Words are drawn from a Zipf-like vocabulary of 20,000 words; one answer
+in ten copies a 20-60 word span from a random training answer, so the memorized spans are known. The index
 side runs `TrainingIndex` + `overlap` (longest shared span and 13-gram fraction for every answer); the
 pairwise side computes only the 13-gram fraction, with Python sets, for the first `pairwise_answers` answers
 against every training answer, and is extrapolated to all of them.
@@ -73,7 +73,8 @@ def main(
     found = sum(results[i].longest_shared_words >= size for i, size in copied.items())
     print(
         f"index: build {built - began:.2f} s, {len(evaluated)} answers {queried - built:.2f} s, "
-        f"total {index_wall:.2f} s ({index_cpu:.2f} s CPU); copied spans found at full length: {found}/{len(copied)}"
+        f"total {index_wall:.2f} s ({index_cpu:.2f} s CPU); "
+        f"copied spans found at full length: {found}/{len(copied)}"
     )
 
     began = time.perf_counter()

@@ -60,12 +60,12 @@ def overlap_report(
         time.perf_counter() - began,
     )
     fraction = f"shared_{n}gram_fraction"
-    answers = []
+    answers: list[dict[str, Any]] = []
     for record, result in zip(records, results, strict=True):
         answers.append(
             {
                 "run": record.run,
-                "step": int(record.checkpoint) if (record.checkpoint or "").isdigit() else None,
+                "step": _step(record.checkpoint),
                 "setting": record.setting,
                 "k": record.k,
                 "combination_index": record.combination_index,
@@ -74,12 +74,12 @@ def overlap_report(
                 fraction: result.shared_ngram_fraction,
                 "ngrams": result.ngrams,
                 "span": result.span,
-                "training_example": answer_refs[result.training_text]
-                if result.training_text is not None
-                else None,
+                "training_example": None
+                if result.training_text is None
+                else answer_refs[result.training_text],
             }
         )
-    top_spans = sorted(answers, key=lambda row: -row["longest_shared_words"])[:top]
+    top_spans = sorted(answers, key=lambda row: -int(row["longest_shared_words"]))[:top]
     return {
         "n": n,
         "training_answers": len(answer_refs),
@@ -88,6 +88,10 @@ def overlap_report(
         "top_spans": [row for row in top_spans if row["longest_shared_words"]],
         "leakage": _leakage(records, examples),
     }
+
+
+def _step(checkpoint: str | None) -> int | None:
+    return int(checkpoint) if checkpoint is not None and checkpoint.isdigit() else None
 
 
 def _summaries(answers: Sequence[dict[str, Any]], fraction: str) -> list[dict[str, Any]]:
@@ -162,7 +166,8 @@ def print_report(report: dict[str, Any]) -> None:
     console.print(spans)
     leaked = [row for row in report["leakage"] if row["training_examples"]]
     console.print(
-        f"leakage: {len(leaked)} of {len(report['leakage'])} held-out skill names / topics occur in training examples"
+        f"leakage: {len(leaked)} of {len(report['leakage'])} held-out skill names / topics occur in "
+        "training examples"
         + "".join(
             f"\n  {r['kind']} {r['name']!r}: {r['training_examples']} examples, e.g. {r['first']}"
             for r in leaked

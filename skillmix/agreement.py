@@ -71,7 +71,7 @@ def _gradings_by_grader(
 
 
 def _cell_fields(cell: Cell | None) -> dict[str, Any]:
-    run, checkpoint, setting, k, seed = cell or (None, None, None, None, None)
+    run, checkpoint, setting, k, _seed = cell or (None, None, None, None, None)
     step = int(checkpoint) if checkpoint is not None and checkpoint.isdigit() else None
     scope = "cell" if cell is not None else "pooled"
     return {"scope": scope, "run": run, "checkpoint": checkpoint, "step": step, "setting": setting, "k": k}

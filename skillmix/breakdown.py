@@ -39,12 +39,13 @@ def criterion_kind(index: int, k: int) -> str:
 def breakdown_rows(
     records: Sequence[GradedGeneration],
     by: Breakdown,
-    options: ScoringOptions = ScoringOptions(),
+    options: ScoringOptions | None = None,
     paths: Sequence[Path] = (),
     skills_csv: Path | None = None,
 ) -> list[dict[str, Any]]:
     """JSON-ready rows of the `by` view. `paths` are searched for the run's `splits.json` (the split used);
     without one, a skill is held-out when its category is not one of the default training categories."""
+    options = options or ScoringOptions()
     if by == "criterion":
         return _criterion_rows(records, options)
     categories = {skill.name: skill.category for skill in load_catalog(skills_csv).skills}

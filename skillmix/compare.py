@@ -20,7 +20,7 @@ from skillmix.breakdown import Breakdown
 from skillmix.checkpoint_deltas import add_steps_and_deltas, plot_steps, print_deltas
 from skillmix.errors import InputError
 from skillmix.eval_records import is_eval_output, read_eval_output
-from skillmix.intervals import BootstrapSettings
+from skillmix.intervals import DEFAULT_BOOTSTRAP, BootstrapSettings
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
 from skillmix.records import GradedGeneration
 from skillmix.reference_layout import is_reference_layout, read_reference_layout
@@ -54,7 +54,7 @@ def read_records(path: Path) -> list[GradedGeneration]:
 def compare_rows(
     paths: Sequence[Path],
     options: ScoringOptions,
-    bootstrap: BootstrapSettings = BootstrapSettings(),
+    bootstrap: BootstrapSettings = DEFAULT_BOOTSTRAP,
     baseline_run: str | None = None,
 ) -> list[dict[str, Any]]:
     """The rows `compare` prints, as JSON-ready dicts, with intervals and paired tests
@@ -66,7 +66,7 @@ def compare_rows(
 def rows_from_records(
     records: Sequence[GradedGeneration],
     options: ScoringOptions,
-    bootstrap: BootstrapSettings = BootstrapSettings(),
+    bootstrap: BootstrapSettings = DEFAULT_BOOTSTRAP,
     baseline_run: str | None = None,
 ) -> list[dict[str, Any]]:
     """`compare_rows` of records already read."""

@@ -18,7 +18,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from skillmix.checkpoint_deltas import BASE_STEP, _per_combination
-from skillmix.intervals import BootstrapSettings, bootstrap_ci
+from skillmix.intervals import DEFAULT_BOOTSTRAP, BootstrapSettings, bootstrap_ci
 from skillmix.metrics import METRIC_NAMES, ScoringOptions
 from skillmix.paired_tests import holm, paired_test
 from skillmix.records import GradedGeneration
@@ -36,7 +36,7 @@ def add_intervals_and_tests(
     rows: list[dict[str, Any]],
     records: Sequence[GradedGeneration],
     options: ScoringOptions,
-    bootstrap: BootstrapSettings = BootstrapSettings(),
+    bootstrap: BootstrapSettings = DEFAULT_BOOTSTRAP,
     baseline_run: str | None = None,
 ) -> list[dict[str, Any]]:
     """`rows` (as `compare_rows` makes them, with `step`) with the fields above; the baseline run is

@@ -34,8 +34,11 @@ class BootstrapSettings:
         )
 
 
+DEFAULT_BOOTSTRAP = BootstrapSettings()
+
+
 def bootstrap_ci(
-    values: Sequence[float], settings: BootstrapSettings = BootstrapSettings()
+    values: Sequence[float], settings: BootstrapSettings = DEFAULT_BOOTSTRAP
 ) -> list[float] | None:
     """[low, high] of the mean of `values` (one per combination); None below 2 values."""
     if len(values) < 2:

@@ -77,7 +77,9 @@ class _Corpus:
 
     def hashes(self, positions: np.ndarray, length: int) -> np.ndarray:
         """Hash of the `length` words at each position: sum of ids[j] * _BASE^(end - j)."""
-        return (self.prefix[positions + length] - self.prefix[positions]) * self.powers[positions + length - 1]
+        return (self.prefix[positions + length] - self.prefix[positions]) * self.powers[
+            positions + length - 1
+        ]
 
     def owner(self, positions: np.ndarray) -> np.ndarray:
         """Which sequence each position lies in."""

@@ -1,4 +1,4 @@
-"""`cli.py agreement`: Fleiss' and Cohen's kappa pinned to hand-computed values and to the reference gradings."""
+"""`cli.py agreement`: Fleiss' and Cohen's kappa pinned to hand-computed values and the reference gradings."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_fleiss_rows_per_criterion_kind_from_grading_rounds() -> None:
             3,
             ["gpt-4"],
         )
-        assert JSON_FIELDS <= row.keys() and (row["run"], row["step"], row["setting"], row["k"]) == (
+        assert row.keys() >= JSON_FIELDS and (row["run"], row["step"], row["setting"], row["k"]) == (
             "m",
             100,
             "heldout",
@@ -113,7 +113,7 @@ def test_reference_folder_with_a_second_grader_gives_cohen_rows(tmp_path: Path) 
     rows = json.loads(finished.stdout)
     cohen = _row([r for r in rows if r["statistic"] == "cohen"], "cohen", "skill")
     assert (cohen["graders"], cohen["kappa"], cohen["percent_agreement"]) == (["claude", "gpt-4"], 1.0, 100.0)
-    assert JSON_FIELDS <= cohen.keys()
+    assert cohen.keys() >= JSON_FIELDS
     assert cohen["metrics"]["claude"]["full_marks"] == cohen["metrics"]["gpt-4"]["full_marks"]
     fleiss = [r for r in rows if r["statistic"] == "fleiss" and r["scope"] == "cell"]
     assert {r["rounds"] for r in fleiss} == {2} and {tuple(r["graders"]) for r in fleiss} == {("gpt-4",)}

@@ -105,9 +105,8 @@ def test_command_reports_copied_answers_and_leaked_heldout_names(tmp_path: Path)
     assert finished.returncode == 0, finished.stderr
     report = json.loads(finished.stdout)
     first, second = report["answers"]
-    assert (first["setting"], first["k"], first["combination_index"], first["generation_round"], first["step"]) == (
-        "heldout", 2, 7, 1, 200,
-    )  # fmt: skip
+    identity = ("setting", "k", "combination_index", "generation_round", "step")
+    assert tuple(first[field] for field in identity) == ("heldout", 2, 7, 1, 200)
     assert first["longest_shared_words"] == 20 and first["shared_13gram_fraction"] == pytest.approx(8 / 10)
     assert first["training_example"] == f"{train}#ex-0"
     assert (second["longest_shared_words"], second["shared_13gram_fraction"]) == (0, None)
