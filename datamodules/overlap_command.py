@@ -86,7 +86,7 @@ def overlap_report(
         "answers": answers,
         "summaries": _summaries(answers, fraction),
         "top_spans": [row for row in top_spans if row["longest_shared_words"]],
-        "leakage": _leakage(records, examples),
+        "leakage": _leakage(records, examples, index),
     }
 
 
@@ -118,21 +118,43 @@ def _summaries(answers: Sequence[dict[str, Any]], fraction: str) -> list[dict[st
     return summaries
 
 
-def _leakage(records: Sequence[Any], examples: Sequence[tuple[Path, Any]]) -> list[dict[str, Any]]:
+def _leakage(
+    records: Sequence[Any], examples: Sequence[tuple[Path, Any]], answers: TrainingIndex
+) -> list[dict[str, Any]]:
+    """Held-out names found in the training examples: their answers (the index already built) and prompts."""
     heldout = [record for record in records if record.setting == "heldout"]
     if not heldout:
         logger.info("no `heldout` records: the leakage check has no held-out skills or topics to look for")
         return []
     phrases = {explicit_name(skill): ("skill", skill) for record in heldout for skill in record.skills}
     phrases |= {record.topic.lower(): ("topic", record.topic) for record in heldout}
-    index = TrainingIndex([" ".join(m["content"] for m in example.messages) for _, example in examples])
-    found = index.texts_containing(sorted(phrases))
+    owners: dict[str, list[int]] = {
+        "assistant": [],
+        "user": [],
+    }  # per message of each role: the index of its example
+    texts: dict[str, list[str]] = {"user": []}
+    for number, (_, example) in enumerate(examples):
+        for message in example.messages:
+            owners[message["role"]].append(number)
+            if message["role"] == "user":
+                texts["user"].append(message["content"])
+    found: dict[str, set[int]] = {phrase: set() for phrase in phrases}
+    for role, index in (("assistant", answers), ("user", TrainingIndex(texts["user"]))):
+        for phrase, messages in index.texts_containing(sorted(phrases)).items():
+            found[phrase] |= {owners[role][message] for message in messages}
     rows = []
-    for phrase, texts in sorted(found.items(), key=lambda item: (-len(item[1]), item[0])):
+    for phrase, numbers in sorted(found.items(), key=lambda item: (-len(item[1]), item[0])):
         kind, name = phrases[phrase]
-        first = f"{examples[texts[0]][0]}#{examples[texts[0]][1].id}" if texts else None
+        first = min(numbers, default=None)
+        where = None if first is None else f"{examples[first][0]}#{examples[first][1].id}"
         rows.append(
-            {"kind": kind, "name": name, "searched": phrase, "training_examples": len(texts), "first": first}
+            {
+                "kind": kind,
+                "name": name,
+                "searched": phrase,
+                "training_examples": len(numbers),
+                "first": where,
+            }
         )
     return rows
 
