@@ -101,8 +101,11 @@ def test_protocol_layer_imports_no_torch_and_no_sdks() -> None:
     code = (
         "import sys, skillmix, skillmix.catalog, skillmix.prompts, skillmix.answers, skillmix.rubric, "
         "skillmix.text_checks, skillmix.metrics, skillmix.splits, skillmix.combinations, skillmix.records, "
-        "skillmix.reference_layout, skillmix.compare, skillmix.compare_report; "
-        "heavy = ('torch', 'openai', 'anthropic', 'lightning', 'transformers', 'matplotlib', 'numpy'); "
+        "skillmix.reference_layout, skillmix.compare, skillmix.compare_report, skillmix.agreement, "
+        "skillmix.breakdown, skillmix.intervals, skillmix.paired_tests, skillmix.compare_stats, "
+        "skillmix.overlap; "
+        "heavy = ('torch', 'openai', 'anthropic', 'lightning', 'transformers', 'matplotlib', 'numpy', "
+        "'scipy', 'statsmodels'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )
     finished = subprocess.run(

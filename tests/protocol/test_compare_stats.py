@@ -155,3 +155,19 @@ def test_command_line_json_has_the_interval_fields() -> None:
     assert finished.returncode == 0, finished.stderr
     gpt4 = next(row for row in json.loads(finished.stdout) if row["run"] == "gpt-4")
     assert gpt4["ci_method"].endswith("seed 3, 95%") and len(gpt4["skills_fraction_ci95"]) == 2
+
+
+def test_difference_tables_mark_significant_differences(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skillmix.checkpoint_deltas import print_deltas
+    from skillmix.compare_stats import print_run_deltas
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row
+
+    records = _records("m", "0", set(range(5))) + _records("m", "100", {0, 1, 2, *range(5, 16)})
+    print_deltas(rows_from_records(records, ScoringOptions()))
+    assert "+0.450 ± 0.153*" in capsys.readouterr().out  # p = 0.022: one star
+    records = _records("a", None, set(range(5))) + _records("b", None, set(range(15)))
+    print_run_deltas(rows_from_records(records, ScoringOptions()))
+    assert "+0.500**" in capsys.readouterr().out  # 10 better, none worse: p = 2 / 2^10
