@@ -16,7 +16,7 @@ from typing import Any
 
 from jsonargparse import ArgumentParser
 
-from skillmix.breakdown import Breakdown
+from skillmix.breakdown import Breakdown, breakdown_rows, print_breakdown
 from skillmix.checkpoint_deltas import add_steps_and_deltas, plot_steps, print_deltas
 from skillmix.errors import InputError
 from skillmix.eval_records import is_eval_output, read_eval_output
@@ -108,8 +108,6 @@ def compare(
     """Print the comparison (table or JSON) and optionally plot it; arguments as in `compare --help`."""
     options = ScoringOptions(programmatic_length, name_penalty, generation_aggregate, reference_compat)
     if by is not None:
-        from skillmix.breakdown import breakdown_rows, print_breakdown
-
         records = [record for path in paths for record in read_records(Path(path))]
         breakdown = breakdown_rows(records, by, options, paths, skills_csv)
         if json:
