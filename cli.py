@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 PROJECT_COMMANDS: dict[str, str] = {
+    "agreement": "skillmix.agreement:main",
     "compare": "skillmix.compare:main",
     "export": "lightning_modules.export:export",
     "generate": "datamodules.generation.command:generate",
     "grade": "graders.grade_command:grade",
+    "overlap": "datamodules.overlap_command:main",
     "report": "skillmix.report.command:main",
 }
 """Command name -> "module:function" for commands that are not Trainer runs. A function named `main` parses

@@ -74,7 +74,12 @@ def print_deltas(rows: Sequence[dict[str, Any]]) -> None:
     with_delta = [row for row in rows if "paired_n" in row]
     if not with_delta:
         return
-    table = Table(title="difference to the base model (step 0), paired over shared combinations")
+    from skillmix.paired_tests import significance_marker
+
+    table = Table(
+        title="difference to the base model (step 0), paired over shared combinations",
+        caption="* p < 0.05, ** p < 0.01, *** p < 0.001 (paired test, unadjusted; see p_value_tests)",
+    )
     for column in ("run", "setting", "k", "step", "paired n"):
         table.add_column(column, justify="left" if column in ("run", "setting") else "right")
     for name in METRIC_NAMES:
@@ -83,7 +88,10 @@ def print_deltas(rows: Sequence[dict[str, Any]]) -> None:
         cells = [str(row["run"]), str(row["setting"]), str(row["k"]), str(row["step"]), str(row["paired_n"])]
         for name in METRIC_NAMES:
             delta, se = row[f"{name}_delta"], row[f"{name}_delta_se"]
-            cells.append("-" if delta is None else f"{delta:+.3f}" + ("" if se is None else f" ± {se:.3f}"))
+            marker = significance_marker(row.get(f"{name}_p_value"))
+            cells.append(
+                "-" if delta is None else f"{delta:+.3f}" + ("" if se is None else f" ± {se:.3f}") + marker
+            )
         table.add_row(*cells)
     Console().print(table)
 

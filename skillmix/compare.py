@@ -16,10 +16,12 @@ from typing import Any
 
 from jsonargparse import ArgumentParser
 
+from skillmix.breakdown import Breakdown, breakdown_rows, print_breakdown
 from skillmix.checkpoint_deltas import add_steps_and_deltas, plot_steps, print_deltas
 from skillmix.errors import InputError
 from skillmix.evaluation.reader import is_eval_output, read_eval_output
 from skillmix.graded import GradedGeneration
+from skillmix.intervals import DEFAULT_BOOTSTRAP, BootstrapSettings
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
 from skillmix.reference_layout import is_reference_layout, read_reference_layout
 
@@ -49,13 +51,27 @@ def read_records(path: Path) -> list[GradedGeneration]:
     raise InputError(f"{path}: no graded records found. Fix: pass a folder in one of these layouts: {known}.")
 
 
-def compare_rows(paths: Sequence[Path], options: ScoringOptions) -> list[dict[str, Any]]:
-    """The rows `compare` prints, as JSON-ready dicts."""
-    return rows_for_records([record for path in paths for record in read_records(Path(path))], options)
+def compare_rows(
+    paths: Sequence[Path],
+    options: ScoringOptions,
+    bootstrap: BootstrapSettings = DEFAULT_BOOTSTRAP,
+    baseline_run: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rows `compare` prints, as JSON-ready dicts, with intervals and paired tests
+    (`skillmix.compare_stats`)."""
+    records = [record for path in paths for record in read_records(Path(path))]
+    return rows_from_records(records, options, bootstrap, baseline_run)
 
 
-def rows_for_records(records: list[GradedGeneration], options: ScoringOptions) -> list[dict[str, Any]]:
-    """`compare_rows` of records already read (the report reads them once for rows and transcripts)."""
+def rows_from_records(
+    records: Sequence[GradedGeneration],
+    options: ScoringOptions,
+    bootstrap: BootstrapSettings = DEFAULT_BOOTSTRAP,
+    baseline_run: str | None = None,
+) -> list[dict[str, Any]]:
+    """`compare_rows` of records already read."""
+    from skillmix.compare_stats import add_intervals_and_tests  # numpy/scipy: only once rows are made
+
     rows = []
     for (run, setting, checkpoint, k, seed, grader), summary in aggregate(records, options).items():
         row: dict[str, Any] = {"run": run, "setting": setting, "checkpoint": checkpoint, "k": k, "seed": seed}
@@ -71,7 +87,8 @@ def rows_for_records(records: list[GradedGeneration], options: ScoringOptions) -
             "warnings": summary.warnings,
         }
         rows.append(row)
-    return add_steps_and_deltas(rows, records, options)
+    rows = add_steps_and_deltas(rows, records, options)
+    return add_intervals_and_tests(rows, records, options, bootstrap, baseline_run)
 
 
 def compare(
@@ -82,17 +99,41 @@ def compare(
     programmatic_length: bool = True,
     generation_aggregate: GenerationAggregate = "max",
     reference_compat: bool = False,
+    bootstrap_resamples: int = 2000,
+    bootstrap_seed: int = 0,
+    baseline_run: str | None = None,
+    by: Breakdown | None = None,
+    skills_csv: Path | None = None,
 ) -> None:
     """Print the comparison (table or JSON) and optionally plot it; arguments as in `compare --help`."""
     options = ScoringOptions(programmatic_length, name_penalty, generation_aggregate, reference_compat)
-    rows = compare_rows(paths, options)
+    if by is not None:
+        records = [record for path in paths for record in read_records(Path(path))]
+        breakdown = breakdown_rows(records, by, options, paths, skills_csv)
+        if json:
+            sys.stdout.write(json_lib.dumps(breakdown, indent=2) + "\n")
+        else:
+            print_breakdown(breakdown, by)
+        return
+    bootstrap = BootstrapSettings(resamples=bootstrap_resamples, seed=bootstrap_seed)
+    rows = compare_rows(paths, options, bootstrap, baseline_run)
+    from skillmix.compare_stats import multiple_comparison_note, print_run_deltas
+
+    note = multiple_comparison_note(rows)
     if json:
         sys.stdout.write(json_lib.dumps(rows, indent=2) + "\n")
+        if note:
+            logger.info(note)
     else:
+        from rich.console import Console
+
         from skillmix.compare_report import print_table
 
         print_table(rows)
         print_deltas(rows)
+        print_run_deltas(rows)
+        if note:
+            Console().print(f"[yellow]note[/yellow] {note}")
     if plot is not None:
         from skillmix.compare_report import plot_rows
 
@@ -130,6 +171,34 @@ def compare_parser() -> ArgumentParser:
     parser.add_argument("--json", default=False, help="Print one JSON document (a list of rows).", **flag)
     parser.add_argument("--plot", type=Path | None, default=None, help="Also draw the metrics into this PNG.")
     add_scoring_arguments(parser)
+    parser.add_argument(
+        "--bootstrap_resamples", type=int, default=2000, help="Resamples of each 95% bootstrap interval."
+    )
+    parser.add_argument("--bootstrap_seed", type=int, default=0, help="Seed of every bootstrap interval.")
+    parser.add_argument(
+        "--baseline_run",
+        type=str | None,
+        default=None,
+        help=(
+            "Run the other runs are tested against, on the combinations they share (same setting, "
+            "checkpoint, k, seed, grader); default: the first run by name with a scored combination."
+        ),
+    )
+    parser.add_argument(
+        "--by",
+        type=Breakdown | None,
+        default=None,
+        help=(
+            "Instead of the metrics, where the model fails: per skill (rate its point is earned), per "
+            "skill category (and training vs held-out skills), or per rubric criterion (failure rate)."
+        ),
+    )
+    parser.add_argument(
+        "--skills_csv",
+        type=Path | None,
+        default=None,
+        help="Skill catalog giving each skill's category for --by; default: the packaged one.",
+    )
     return parser
 
 

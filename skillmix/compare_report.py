@@ -14,17 +14,18 @@ from skillmix.metrics import METRIC_NAMES
 _TITLES = {"full_marks": "full marks", "all_skills": "all skills", "skills_fraction": "skills fraction"}
 
 
-def _with_se(value: float | None, se: float | None) -> str:
+def _with_se(value: float | None, se: float | None, ci: list[float] | None = None) -> str:
     if value is None:
         return "-"
-    return f"{value:.3f}" if se is None else f"{value:.3f} ± {se:.3f}"
+    text = f"{value:.3f}" if se is None else f"{value:.3f} ± {se:.3f}"
+    return text if ci is None else f"{text} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def print_table(rows: list[dict[str, Any]], console: Console | None = None) -> None:
     console = console or Console()
     compat = any(row["reference_compat"] for row in rows)
     title = "SKILL-MIX" + (" (reference-compatible: unscored gradings scored as 0)" if compat else "")
-    table = Table(title=title)
+    table = Table(title=title, caption="value ± standard error [95% bootstrap interval over combinations]")
     for column in ("run", "setting", "checkpoint", "k", "seed", "n"):
         table.add_column(column, justify="right" if column in ("k", "seed", "n") else "left")
     for name in METRIC_NAMES:
@@ -35,7 +36,7 @@ def print_table(rows: list[dict[str, Any]], console: Console | None = None) -> N
             str(row[c]) if row[c] is not None else "-" for c in ("run", "setting", "checkpoint", "k", "seed")
         ]
         cells.append(str(row["n"]))
-        cells += [_with_se(row[name], row[f"{name}_se"]) for name in METRIC_NAMES]
+        cells += [_with_se(row[name], row[f"{name}_se"], row.get(f"{name}_ci95")) for name in METRIC_NAMES]
         cells.append(f"{row['unscored']}/{row['gradings']}")
         table.add_row(*cells)
     console.print(table)

@@ -41,6 +41,8 @@ class GradedGeneration:
     """Where it was read from (file and row), for messages."""
     messages: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
     """The conversation as (role, content) pairs, prompts and full answers, when the source keeps it."""
+    combination_index: int | None = None
+    """The combination's index in its (setting, k) plan, where the records keep it."""
 
     def __post_init__(self) -> None:
         if len(self.skills) != self.k:

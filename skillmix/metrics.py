@@ -100,7 +100,7 @@ def generation_points(
         return None
     points = majority_vote(rounds)
     if options.programmatic_length:
-        points[-1] = int(within_sentence_limit(record.answer, k))
+        points[-1] = int(within_sentence_limit(record.answer, record.k))
     if options.name_penalty:
         for index, named in enumerate(named_skills(record.answer, record.skills)):
             if named:

@@ -118,6 +118,7 @@ def _read_student(student_dir: Path, column: str, grading_paths: list[Path]) -> 
             seed=int(round_dir["seed"]),
             source=f"{generations_path}, row {index + 1}",
             messages=_conversation(generations[index]),
+            combination_index=index,
         )
         for index, round_gradings in sorted(gradings.items())
     ]

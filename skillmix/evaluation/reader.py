@@ -39,6 +39,7 @@ def graded_generation(record: dict[str, Any], source: str = "") -> GradedGenerat
             skills=skills,
             topic=str(record["topic"]),
             generation_round=int(record["generation_round"]),
+            combination_index=_optional_int(record.get("combination_index")),
             answer=str(record["answer"]),
             gradings=gradings,
             checkpoint=str(int(record["step"])),
@@ -52,6 +53,10 @@ def graded_generation(record: dict[str, Any], source: str = "") -> GradedGenerat
         ) from None
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _grading(grading: dict[str, Any], criteria: list[str]) -> Grading:
     raw = grading.get("raw")
     if raw is None:
@@ -61,8 +66,10 @@ def _grading(grading: dict[str, Any], criteria: list[str]) -> Grading:
 
 
 def records_files(root: Path) -> list[Path]:
+    """`root` itself when it is a JSONL file (records.jsonl, or one `grade` wrote beside it:
+    records.graded-by-<grader>.jsonl), else every records.jsonl below it."""
     if root.is_file():
-        return [root] if root.name == RECORDS_FILE else []
+        return [root] if root.suffix == ".jsonl" else []
     return sorted(root.rglob(RECORDS_FILE)) if root.is_dir() else []
 
 

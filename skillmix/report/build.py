@@ -2,7 +2,7 @@
 the `compare` rows (charts and table), the grader-agreement summary when that analysis exists, and every
 transcript.
 
-The rows are `compare`'s own (`skillmix.compare.rows_for_records`), so the report and `compare --json` agree
+The rows are `compare`'s own (`skillmix.compare.rows_from_records`), so the report and `compare --json` agree
 by construction; the page only draws them.
 """
 
@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from skillmix.compare import read_records, rows_for_records
+from skillmix.compare import read_records, rows_from_records
 from skillmix.metrics import METRIC_NAMES, ScoringOptions
 from skillmix.report.analyses import agreement_section
 from skillmix.report.page import render_page
@@ -55,7 +55,7 @@ def report_data(
         "sources": [str(path) for path in paths],
         "options": asdict(options),
         "metric_names": list(METRIC_NAMES),
-        "rows": rows_for_records(records, options),
+        "rows": rows_from_records(records, options),
         "agreement": agreement_section(paths),
         "item_fields": list(ITEM_FIELDS),
         "lookups": transcripts.lookups,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import skillmix.report.build
-from skillmix.compare import rows_for_records
+from skillmix.compare import rows_from_records
 from skillmix.report import build_report
 from tests.report.browser import browser_missing, chromium, rendered_pages, severe_console_entries, wait_for
 from tests.report.conftest import HOSTILE_RUN, REFERENCE_TEST, STEPS, requires_reference
@@ -31,7 +31,7 @@ AGREEMENT_ROWS = [{"run": "gpt-4", "k": 3, "graders": "gpt-4 vs claude", "cohen_
 def with_significance(records: Any, options: Any) -> list[dict[str, Any]]:
     """compare's rows plus the significance fields the statistics add to them (a confidence interval and a
     p-value per difference), to check that the table shows whatever such fields the rows carry."""
-    rows = rows_for_records(records, options)
+    rows = rows_from_records(records, options)
     for row in rows:
         if "full_marks_delta" in row:
             row["full_marks_delta_ci95"] = [-0.25, 0.5]
@@ -66,7 +66,7 @@ def test_report_in_headless_chromium(outputs, tmp_path, monkeypatch):
     agreement = types.ModuleType("skillmix.agreement")
     agreement.agreement_rows = lambda paths: AGREEMENT_ROWS  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "skillmix.agreement", agreement)
-    monkeypatch.setattr(skillmix.report.build, "rows_for_records", with_significance)
+    monkeypatch.setattr(skillmix.report.build, "rows_from_records", with_significance)
     page = tmp_path / "report.html"
     summary = build_report([root, REFERENCE_TEST], page, chunk_size=7)  # several chunks on one page
     rows = with_significance(*_records_and_options(root))
