@@ -9,7 +9,7 @@ as its own re-ask — and if that is unreadable too, the round stays unscored an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,6 +83,22 @@ class GradingItem:
     topic: str
     answer: str
     """The text under grade, as `skillmix.answers.extract_answer` gives it."""
+    draw: str = ""
+    """The generation's identity (`generation_draw`): in the cache key, so two generations that happen to
+    have the same text are graded independently, as separate calls would be."""
+
+
+DRAW_FIELDS = ("step", "setting", "k", "combination_index", "generation_round")
+"""What names one evaluation generation (a D(k) record is named by its `id`). Not the run's name: a
+checkpoint evaluated again under another name (`validate --ckpt_path`) reuses its gradings."""
+
+
+def generation_draw(record: Mapping[str, Any]) -> str:
+    """A generation's identity for its gradings' cache keys: `id=...` for a D(k) record, else the
+    evaluation fields. Stable across re-runs, so a re-run still makes no call."""
+    if record.get("id") is not None:
+        return f"id={record['id']}"
+    return "/".join(f"{name}={record.get(name)}" for name in DRAW_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,7 @@ class SkillMixGrader:
             self.params,
             sample_indices=tuple(range(self.rounds)),
             template_version=f"skillmix-grading:{self.template}",
+            draw=item.draw,
         )
 
     async def grade(self, item: GradingItem) -> list[GradingRound]:

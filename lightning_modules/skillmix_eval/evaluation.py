@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,8 @@ def _generate(
                 [context.plan.user_turns(item) for item in batch], batch_seed(context.seed, batch_index)
             )
             lines = [
-                _generation_line(context, item, conversation, step, checkpoint) | {"rank": group.rank}
+                _generation_line(context, item, conversation, step, checkpoint, generator.effective_sampling)
+                | {"rank": group.rank}
                 for item, conversation in zip(batch, conversations, strict=True)
             ]
         gathered = group.gather_to_main(lines)
@@ -137,6 +138,7 @@ def _generation_line(
     conversation: list[dict[str, str]],
     step: int,
     checkpoint: str | None,
+    sampling: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "format": RECORD_FORMAT,
@@ -153,7 +155,7 @@ def _generation_line(
         "student": {
             "model": context.student_model,
             "generation_template": context.plan.generation_template,
-            **asdict(context.student),
+            "sampling": sampling,
         },
         "messages": conversation,
         "answer": extract_answer(conversation[-1]["content"]),

@@ -10,8 +10,10 @@ what was generated before it.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -21,21 +23,68 @@ Conversation = list[dict[str, str]]
 
 @dataclass(frozen=True)
 class StudentSampling:
-    """How the evaluated model samples its answers (the paper does not say; these are our defaults).
+    """How the evaluated model samples its answers. The defaults are the reference's: its local students call
+    `generate(do_sample=True, temperature=0.7, repetition_penalty=1.0, max_new_tokens=512)` and nothing else,
+    so the rest comes from the model's own generation config (its shipped `generation_config.json`, e.g.
+    LLaMA-2-chat's top_p 0.9) and otherwise Hugging Face's defaults (top_k 50, top_p 1.0).
 
     Args:
-        temperature: 0 for greedy decoding; otherwise sampling at this temperature.
-        top_p: Nucleus sampling mass (with temperature > 0).
+        temperature: Sampling temperature; 0 for greedy decoding.
         max_new_tokens: Most tokens per answer (real answers: ~200-330 tokens for answer 1 at k=2..4).
+        repetition_penalty: 1.0 is none.
+        top_k: Top-k sampling; None keeps the model's generation config (HF default 50), 0 turns it off.
+        top_p: Nucleus sampling mass; None keeps the model's generation config (HF default 1.0).
     """
 
     temperature: float = 0.7
-    top_p: float = 1.0
     max_new_tokens: int = 512
+    repetition_penalty: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
 
     def __post_init__(self) -> None:
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_new_tokens < 1:
+        if (
+            self.temperature < 0
+            or self.max_new_tokens < 1
+            or self.repetition_penalty <= 0
+            or (self.top_k is not None and self.top_k < 0)
+            or (self.top_p is not None and not 0 < self.top_p <= 1)
+        ):
             raise ValueError(f"invalid student sampling: {self}")
+
+    def generation_config(self, base: GenerationConfig) -> GenerationConfig:
+        """`base` (the model's own generation config) with these settings on top and the library's defaults
+        filled in where neither sets a value: what `generate` runs with, every value explicit."""
+        config = copy.deepcopy(base)
+        config.update(max_new_tokens=self.max_new_tokens, repetition_penalty=self.repetition_penalty)
+        if self.temperature > 0:
+            config.update(do_sample=True, temperature=self.temperature)
+            config.update(
+                **{k: v for k, v in (("top_k", self.top_k), ("top_p", self.top_p)) if v is not None}
+            )
+        # transformers 5 leaves unset values None until `generate` fills its defaults (top_k 50, top_p 1.0);
+        # filling them here makes the recorded values the used ones. Older versions hold them already.
+        if defaults := getattr(config, "_get_default_generation_params", None):
+            config.update(**defaults(), defaults_only=True)
+        if self.temperature == 0:
+            config.update(do_sample=False)
+            config.temperature = config.top_k = config.top_p = None  # unused by greedy decoding
+        return config
+
+
+SAMPLING_FIELDS = ("do_sample", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
+"""What a record says about how its answers were sampled (the effective values, defaults included)."""
+
+
+def model_generation_config(
+    model: PreTrainedModel, model_name_or_path: str | None = None
+) -> GenerationConfig:
+    """The generation config shipped at `model_name_or_path` (a model built from its config alone does not
+    read it), else the model's own."""
+    if model_name_or_path is not None:
+        with contextlib.suppress(OSError):
+            return GenerationConfig.from_pretrained(model_name_or_path)
+    return model.generation_config if model.generation_config is not None else GenerationConfig()
 
 
 def stop_token_ids(
@@ -77,7 +126,15 @@ class BatchGenerator:
         self.sampling = sampling
         self.synced_gpus = synced_gpus
         self.stop_ids = stop_token_ids(model, tokenizer, model_name_or_path)
+        self.generation_config = sampling.generation_config(
+            model_generation_config(model, model_name_or_path)
+        )
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
+
+    @property
+    def effective_sampling(self) -> dict[str, Any]:
+        """The sampling `generate` really uses, model and library defaults included (written to records)."""
+        return {name: getattr(self.generation_config, name, None) for name in SAMPLING_FIELDS}
 
     @property
     def device(self) -> torch.device:
@@ -98,18 +155,13 @@ class BatchGenerator:
         for row, ids in enumerate(encoded):
             input_ids[row, width - len(ids) :] = torch.tensor(ids)
             attention_mask[row, width - len(ids) :] = 1
-        sampled = self.sampling.temperature > 0
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             output = self.model.generate(  # type: ignore[operator]  # transformers' annotation
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention_mask.to(self.device),
-                max_new_tokens=self.sampling.max_new_tokens,
-                do_sample=sampled,
-                temperature=self.sampling.temperature if sampled else None,
-                top_p=self.sampling.top_p if sampled else None,
-                top_k=None,
+                generation_config=self.generation_config,
                 eos_token_id=self.stop_ids,
                 pad_token_id=self.pad_id,
                 use_cache=True,

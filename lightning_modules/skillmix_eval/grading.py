@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graders.settings import ClientSettings
-from graders.skillmix_grader import GradingItem, GradingSettings
+from graders.skillmix_grader import GradingItem, GradingSettings, generation_draw
 from skillmix.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,9 @@ async def grade_generations(
     client = client_settings.build_client()
     grader = settings.build_grader(client)
     items = [
-        GradingItem(catalog.skills_named(line["skills"]), line["topic"], line["answer"])
+        GradingItem(
+            catalog.skills_named(line["skills"]), line["topic"], line["answer"], generation_draw(line)
+        )
         for line in generations
     ]
     written = failed = 0

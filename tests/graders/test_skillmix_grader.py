@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from graders.backends.openai_chat import OpenAIBackend
 from graders.cache import ResponseCache
 from graders.client import ModelClient
 from graders.retry import RetryPolicy
-from graders.skillmix_grader import GradingItem, SkillMixGrader
+from graders.skillmix_grader import GradingItem, SkillMixGrader, generation_draw
 from skillmix.catalog import load_catalog
 from skillmix.prompts import render_grading_prompt
 from skillmix.records import GradedGeneration
@@ -151,3 +152,15 @@ def test_keys_never_reach_the_files_written(server, clock, tmp_path, graded_by_g
     replay(server, graded_by_gpt4, catalog)
     grade_all(make_grader(server, clock, tmp_path), items_of(graded_by_gpt4[:2], catalog))
     assert Path(tmp_path / "cache.sqlite").exists() and files_containing(tmp_path, FAKE_OPENAI_KEY) == []
+
+
+def test_two_generations_with_the_same_text_get_independent_gradings(
+    server, clock, tmp_path, graded_by_gpt4, catalog
+):
+    replay(server, graded_by_gpt4, catalog)
+    (item,) = items_of(graded_by_gpt4[:1], catalog)
+    rounds = [replace(item, draw=generation_draw({"step": 0, "generation_round": g})) for g in (1, 2)]
+    grade_all(make_grader(server, clock, tmp_path), rounds)
+    assert len(server.state.model_requests()) == 2  # one call (n=3) per generation, not one shared
+    again = grade_all(make_grader(server, clock, tmp_path), rounds)
+    assert len(server.state.model_requests()) == 2 and all(r.cached for rs in again for r in rs)
