@@ -111,7 +111,9 @@ class GradingSettings:
         template: Grading prompt template ("gpt": the rubric table the paper's GPT-4 grader used).
         temperature: Grader sampling temperature (the reference's OpenAI default, 1.0).
         seed: Base seed where the provider honours one (round r uses seed + r).
-        max_tokens: Most tokens per grading reply.
+        max_tokens: Most tokens per grading reply: the reference's 512. The real GPT-4 replies at k=3 are at
+            most 359 tokens (median 207, by the Llama/Mistral tokenizer; GPT-4's is shorter); a reply cut
+            short of a rubric row is unscored, never guessed.
         reask: Ask once more when a reply cannot be parsed.
     """
 
@@ -119,7 +121,7 @@ class GradingSettings:
     template: str = "gpt"
     temperature: float | None = 1.0
     seed: int | None = None
-    max_tokens: int = 1024
+    max_tokens: int = 512
     reask: bool = True
 
     def build_grader(self, client: ModelClient) -> SkillMixGrader:
@@ -156,7 +158,7 @@ class SkillMixGrader:
         template: str = "gpt",
         temperature: float | None = 1.0,
         seed: int | None = None,
-        max_tokens: int = 1024,
+        max_tokens: int = 512,
         system_prompt: str | None = REFERENCE_SYSTEM_PROMPT,
         reask: bool = True,
     ) -> None:
