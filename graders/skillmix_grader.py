@@ -36,6 +36,8 @@ class GradingRound:
     usage: Usage
     reported_total: float | None = None
     reasked: bool = False
+    length_missing: bool = False
+    """The reply has no length row; the last point is a placeholder for the programmatic sentence count."""
     first_raw: str | None = None
     """The unreadable reply that prompted the re-ask."""
     error: str | None = None
@@ -55,6 +57,8 @@ class GradingRound:
         record["points" if self.points is not None else "unscored"] = (
             list(self.points) if self.points is not None else self.unscored
         )
+        if self.length_missing:
+            record["length_missing"] = True
         if self.first_raw is not None:
             record["first_raw"] = self.first_raw
         if self.error is not None:
@@ -114,7 +118,11 @@ class GradingSettings:
         max_tokens: Most tokens per grading reply: the reference's 512. The real GPT-4 replies at k=3 are at
             most 359 tokens (median 207, by the Llama/Mistral tokenizer; GPT-4's is shorter); a reply cut
             short of a rubric row is unscored, never guessed.
-        reask: Ask once more when a reply cannot be parsed.
+        reask: Ask once more when a reply cannot be parsed (the reference never does; its scoring mode,
+            `reference_compat`, counts a re-asked grading as its unreadable first reply).
+        require_length_row: Treat a reply without the "At most n sentences" row as unreadable. By default
+            it is scored (its length point is a placeholder), because the length point is counted from the
+            text itself (`programmatic_length`), as in the reference.
     """
 
     rounds: int = 3
@@ -123,6 +131,7 @@ class GradingSettings:
     seed: int | None = None
     max_tokens: int = 512
     reask: bool = True
+    require_length_row: bool = False
 
     def build_grader(self, client: ModelClient) -> SkillMixGrader:
         return SkillMixGrader(
@@ -133,6 +142,7 @@ class GradingSettings:
             seed=self.seed,
             max_tokens=self.max_tokens,
             reask=self.reask,
+            require_length_row=self.require_length_row,
         )
 
 
@@ -148,6 +158,8 @@ class SkillMixGrader:
         max_tokens: Most tokens per grading reply.
         system_prompt: System message; None sends none.
         reask: Re-ask once when a reply cannot be parsed.
+        require_length_row: A reply without the length row is unreadable (default: scored, see
+            `GradingSettings`).
     """
 
     def __init__(
@@ -161,6 +173,7 @@ class SkillMixGrader:
         max_tokens: int = 512,
         system_prompt: str | None = REFERENCE_SYSTEM_PROMPT,
         reask: bool = True,
+        require_length_row: bool = False,
     ) -> None:
         if rounds < 1:
             raise ValueError(f"rounds must be at least 1, got {rounds}")
@@ -170,6 +183,7 @@ class SkillMixGrader:
         self.params = SamplingParams(max_tokens=max_tokens, temperature=temperature, seed=seed)
         self.system_prompt = system_prompt
         self.reask = reask
+        self.length_optional = not require_length_row
         self.stats = GraderStats()
 
     @property
@@ -182,6 +196,8 @@ class SkillMixGrader:
             "temperature": self.params.temperature,
             "seed": self.params.seed,
             "max_tokens": self.params.max_tokens,
+            "reask": self.reask,
+            "length_row": "optional" if self.length_optional else "required",
         }
 
     def request(self, item: GradingItem) -> GenerateRequest:
@@ -202,14 +218,14 @@ class SkillMixGrader:
         criteria = rubric_criteria(item.skills, item.topic)
         request = self.request(item)
         samples = await self.client.generate(request)
-        parsed = [parse_rubric(s.text, criteria) if s.text is not None else None for s in samples]
+        parsed = [self._parse(s.text, criteria) if s.text is not None else None for s in samples]
         reask = [r for r, result in enumerate(parsed) if result is not None and result.points is None]
         second: dict[int, tuple[Sample, RubricResult]] = {}
         if self.reask and reask:
             retry = replace(request, sample_indices=tuple(self.rounds + r for r in reask))
             for r, sample in zip(reask, await self.client.generate(retry), strict=True):
                 if sample.text is not None:
-                    second[r] = (sample, parse_rubric(sample.text, criteria))
+                    second[r] = (sample, self._parse(sample.text, criteria))
         rounds = [self._round(r, samples[r], parsed[r], second.get(r)) for r in range(self.rounds)]
         self._count(rounds)
         return rounds
@@ -231,6 +247,9 @@ class SkillMixGrader:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _parse(self, reply: str, criteria: Sequence[str]) -> RubricResult:
+        return parse_rubric(reply, criteria, length_optional=self.length_optional)
+
     def _round(
         self,
         index: int,
@@ -245,12 +264,13 @@ class SkillMixGrader:
         if second is None:
             return GradingRound(
                 index, grader, result.points, result.unscored, sample.text, sample.usage,
-                result.reported_total, cached=sample.cached,
+                result.reported_total, length_missing=result.length_missing, cached=sample.cached,
             )  # fmt: skip
         again, reparsed = second
         return GradingRound(
             index, grader, reparsed.points, reparsed.unscored, again.text, sample.usage + again.usage,
-            reparsed.reported_total, reasked=True, first_raw=sample.text,
+            reparsed.reported_total, reasked=True, length_missing=reparsed.length_missing,
+            first_raw=sample.text,
             cached=sample.cached and again.cached,
         )  # fmt: skip
 

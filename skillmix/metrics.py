@@ -20,7 +20,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from skillmix.records import GradedGeneration
+from skillmix.records import GradedGeneration, Grading
 from skillmix.text_checks import named_skills, within_sentence_limit
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ class ScoringOptions:
     generation_aggregate: GenerationAggregate = "max"
     """How a combination's generation rounds are combined."""
     reference_compat: bool = False
-    """Count unscored gradings as all-zero points, as the reference does (labelled in every report)."""
+    """Score as the reference does: unscored gradings count as all-zero points, and a re-asked grading
+    counts as its unreadable first reply (the reference never re-asks); labelled in every report."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,19 @@ def point_metrics(points: Sequence[int], k: int) -> tuple[float, float, float]:
     return full_marks, all_skills, skills_fraction
 
 
+def usable_points(grading: Grading, options: ScoringOptions) -> tuple[int, ...] | None:
+    """The points a grading contributes under `options`, or None when it counts as unscored: a reply
+    without a length row needs the programmatic length point; the reference mode ignores re-asks."""
+    if grading.length_missing and not options.programmatic_length:
+        return None
+    if grading.reasked and options.reference_compat:
+        return None
+    return grading.points
+
+
 def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:
     k = record.k
-    rounds = [grading.points for grading in record.gradings if grading.points is not None]
+    rounds = [p for p in (usable_points(g, options) for g in record.gradings) if p is not None]
     unscored = len(record.gradings) - len(rounds)
     if options.reference_compat:
         rounds += [(0,) * (k + 3)] * unscored

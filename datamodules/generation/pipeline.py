@@ -90,7 +90,9 @@ class GenerationPipeline:
             return rejected_record(
                 planned, "grader_error", detail, self.provenance, conversation, answer, rounds
             )
-        gradings = [Grading(r.points, r.unscored, r.grader, r.raw or "") for r in rounds]
+        gradings = [
+            Grading(r.points, r.unscored, r.grader, r.raw or "", r.length_missing, r.reasked) for r in rounds
+        ]
         verdict = judge(self.rule, planned.skill_names, planned.topic, answer, gradings)
         return example_record(planned, conversation, answer, rounds, verdict, self.provenance)
 

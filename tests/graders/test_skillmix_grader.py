@@ -164,3 +164,21 @@ def test_two_generations_with_the_same_text_get_independent_gradings(
     assert len(server.state.model_requests()) == 2  # one call (n=3) per generation, not one shared
     again = grade_all(make_grader(server, clock, tmp_path), rounds)
     assert len(server.state.model_requests()) == 2 and all(r.cached for rs in again for r in rs)
+
+
+def test_a_reply_without_the_length_row_is_scored_not_reasked_unless_the_row_is_required(
+    server, clock, tmp_path, graded_by_gpt4, catalog
+):
+    generation = graded_by_gpt4[0]
+    cut = "\n".join(line for line in generation.gradings[0].raw.splitlines() if "At most" not in line)
+    assert cut != generation.gradings[0].raw
+    server.state.reply = lambda body, sample: cut
+    (rounds,) = grade_all(make_grader(server, clock, tmp_path), items_of([generation], catalog))
+    assert all(r.points is not None and r.length_missing and not r.reasked for r in rounds)
+    assert [r.points[:-1] for r in rounds] == [generation.gradings[0].points[:-1]] * 3
+    assert rounds[0].to_record()["length_missing"] is True
+    assert len(server.state.model_requests()) == 1
+    strict = make_grader(server, clock, tmp_path / "strict", require_length_row=True)
+    (rounds,) = grade_all(strict, items_of([generation], catalog))
+    assert all(r.points is None and r.reasked for r in rounds)
+    assert strict.config["length_row"] == "required"
