@@ -87,7 +87,8 @@ def generate(
         grader: The grader model that filters the texts (the paper: GPT-4).
         teacher_sampling: How the teacher samples.
         grading: How the grader grades.
-        keep: Which graded texts are kept (default: full marks as the evaluation scores them).
+        keep: Which graded texts are kept (default: full marks as the evaluation scores them, from a
+            majority of all grading rounds: an unscored round counts as not earned).
         skill_pool: "paper" (all skills for k=1, training skills for k>=2), "train" or "all". Topics are
             always the training topics.
         seed: Seed of the combination sampling.
