@@ -22,6 +22,7 @@ from skillmix.eval_records import is_eval_output, read_eval_output
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
 from skillmix.records import GradedGeneration
 from skillmix.reference_layout import is_reference_layout, read_reference_layout
+from skillmix.text_checks import NameMatch
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,12 @@ def compare(
     programmatic_length: bool = True,
     generation_aggregate: GenerationAggregate = "max",
     reference_compat: bool = False,
+    name_match: NameMatch = "substring",
 ) -> None:
     """Print the comparison (table or JSON) and optionally plot it; arguments as in `compare --help`."""
-    options = ScoringOptions(programmatic_length, name_penalty, generation_aggregate, reference_compat)
+    options = ScoringOptions(
+        programmatic_length, name_penalty, generation_aggregate, reference_compat, name_match
+    )
     rows = compare_rows(paths, options)
     if json:
         sys.stdout.write(json_lib.dumps(rows, indent=2) + "\n")
@@ -129,6 +133,12 @@ def compare_parser() -> ArgumentParser:
         default=True,
         help='A skill whose name (cut at "(") appears in the answer gets 0 for that skill.',
         **flag,
+    )
+    parser.add_argument(
+        "--name_match",
+        type=NameMatch,
+        default="substring",
+        help='Find skill names by "substring" (the reference: "pun" fires on "punish") or whole "word".',
     )
     parser.add_argument("--plot", type=Path | None, default=None, help="Also draw the metrics into this PNG.")
     parser.add_argument(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from skillmix.records import GradedGeneration, Grading
-from skillmix.text_checks import named_skills, within_sentence_limit
+from skillmix.text_checks import NameMatch, named_skills, within_sentence_limit
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ class ScoringOptions:
     reference_compat: bool = False
     """Score as the reference does: unscored gradings count as all-zero points, and a re-asked grading
     counts as its unreadable first reply (the reference never re-asks); labelled in every report."""
+    name_match: NameMatch = "substring"
+    """How the name is found: "substring" (the reference's test) or "word" (whole words, plurals allowed)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def score_generation(record: GradedGeneration, options: ScoringOptions = Scoring
     if options.programmatic_length:
         points[-1] = int(within_sentence_limit(record.answer, k))
     if options.name_penalty:
-        for index, named in enumerate(named_skills(record.answer, record.skills)):
+        for index, named in enumerate(named_skills(record.answer, record.skills, options.name_match)):
             if named:
                 points[index] = 0
     return GenerationScore(
@@ -165,7 +167,7 @@ def aggregate(
     summaries = {}
     for key, members in sorted(groups.items(), key=lambda item: repr(item[0])):
         summary = summarize((score_generation(r, options) for r in members), options.generation_aggregate)
-        summary.warnings = _uneven_round_warnings(members)
+        summary.warnings = _uneven_round_warnings(members) + _name_penalty_warnings(members, options)
         for warning in summary.warnings:
             logger.warning("%s: %s", _describe(key), warning)
         summaries[key] = summary
@@ -188,6 +190,25 @@ def _uneven_round_warnings(records: Sequence[GradedGeneration]) -> list[str]:
     if len(counts) > 1:
         warnings.append(f"uneven grading rounds per generation: {', '.join(map(str, sorted(counts)))}")
     return warnings
+
+
+def name_hits(records: Iterable[GradedGeneration], match: NameMatch) -> int:
+    """How many (generation, skill) pairs the name penalty fires on with `match`."""
+    return sum(sum(named_skills(r.answer, r.skills, match)) for r in records)
+
+
+def _name_penalty_warnings(records: Sequence[GradedGeneration], options: ScoringOptions) -> list[str]:
+    """How many skill points the name penalty took, and how many the other matching mode would take."""
+    if not options.name_penalty:
+        return []
+    other: NameMatch = "word" if options.name_match == "substring" else "substring"
+    hits, other_hits = name_hits(records, options.name_match), name_hits(records, other)
+    if not hits and not other_hits:
+        return []
+    return [
+        f"name penalty: {hits} skill names found in the {len(records)} answers by {options.name_match} "
+        f"matching ({other_hits} by {other} matching, --name_match {other})"
+    ]
 
 
 def _describe(key: tuple) -> str:
