@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class EvalContext:
     grading: GradingSettings
     scoring: ScoringOptions
     fail_on_grading_errors: bool
+    seen_in_training: dict[str, int] = field(default_factory=dict)
+    """Per "<setting>/k<k>": planned combinations that the training files also hold."""
 
 
 def batch_seed(seed: int, batch_index: int) -> int:
@@ -190,6 +192,7 @@ def _grade_and_aggregate(
         planned=len(context.plan.items),
         failed=failed,
         grading_summary=summary,
+        seen_in_training=context.seen_in_training,
     )
     folder.write_metrics(metrics)
     if failed and context.fail_on_grading_errors:
