@@ -85,7 +85,7 @@ def _check_record(raw: Any, path: Path, line_number: int) -> SkillMixRecord:
     )
 
 
-def _json_lines(path: Path) -> list[tuple[int, Any]]:
+def json_lines(path: Path) -> list[tuple[int, Any]]:
     """(line number, parsed value) for every non-blank line."""
     if not path.is_file():
         raise DataFileError(f"{path}: no such file. Fix: check the path (relative paths start at the cwd)")
@@ -97,7 +97,7 @@ def read_skillmix_file(path: str | Path) -> list[SkillMixRecord]:
     path = Path(path)
     records: list[SkillMixRecord] = []
     first_line_of_id: dict[str, int] = {}
-    for line_number, raw in _json_lines(path):
+    for line_number, raw in json_lines(path):
         record = _check_record(raw, path, line_number)
         if record.id in first_line_of_id:
             raise _fail(
@@ -119,7 +119,7 @@ def read_text_corpus(path: str | Path) -> list[str]:
     path = Path(path)
     if path.suffix == ".jsonl":
         documents = []
-        for line_number, raw in _json_lines(path):
+        for line_number, raw in json_lines(path):
             text = raw.get("text") if isinstance(raw, dict) else None
             if not isinstance(text, str):
                 raise _fail(

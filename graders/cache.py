@@ -77,9 +77,14 @@ def cache_key(
     params: SamplingParams,
     template_version: str,
     sample_index: int,
+    draw: str = "",
 ) -> str:
-    """A sha256 hex digest of the canonical JSON of everything that decides the response."""
-    identity = {
+    """A sha256 hex digest of the canonical JSON of everything that decides the response.
+
+    `draw` names which independent draw of the same prompt this is (a grading's generation), so that two
+    generations with the same text get their own gradings; empty, it is left out and older keys stay valid.
+    """
+    identity: dict[str, object] = {
         "provider": provider,
         "model": model,
         "base_url": base_url.rstrip("/"),
@@ -88,6 +93,8 @@ def cache_key(
         "template_version": template_version,
         "sample_index": sample_index,
     }
+    if draw:
+        identity["draw"] = draw
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -43,12 +43,15 @@ class GenerateRequest:
         sample_indices: Which independent samples to return; each is its own cache entry.
         template_version: Names the prompt template that produced `messages`, so a new template version
             never reuses old responses.
+        draw: Which independent draw of this prompt the samples belong to (part of the cache key): a
+            grading request names the generation it grades, so equal texts never share their gradings.
     """
 
     messages: Sequence[Message]
     params: SamplingParams = field(default_factory=SamplingParams)
     sample_indices: Sequence[int] = (0,)
     template_version: str = ""
+    draw: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class ModelClient:
             params=request.params,
             template_version=request.template_version,
             sample_index=sample_index,
+            draw=request.draw,
         )
 
     def cached(self, request: GenerateRequest, sample_index: int) -> CachedResponse | None:

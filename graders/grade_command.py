@@ -19,7 +19,7 @@ from graders.batch.jobs import collect_batches, submit_batches
 from graders.grade_loop import grade_and_write
 from graders.progress import RichProgress
 from graders.settings import ClientSettings
-from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader
+from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader, generation_draw
 from skillmix.answers import extract_answer
 from skillmix.catalog import Catalog, load_catalog
 from skillmix.errors import InputError
@@ -179,7 +179,7 @@ def _grading_item(record: Any, where: str, catalog: Catalog) -> GradingItem:
         raise InputError(
             f"{where}: {error.args[0]} Fix: pass --skills_csv with the catalog the records were made with."
         ) from None
-    return GradingItem(named, topic, _answer(record, where))
+    return GradingItem(named, topic, _answer(record, where), generation_draw(record))
 
 
 def _answer(record: dict[str, Any], where: str) -> str:

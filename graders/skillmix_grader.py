@@ -9,7 +9,7 @@ as its own re-ask — and if that is unreadable too, the round stays unscored an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +37,8 @@ class GradingRound:
     usage: Usage
     reported_total: float | None = None
     reasked: bool = False
+    length_missing: bool = False
+    """The reply has no length row; the last point is a placeholder for the programmatic sentence count."""
     first_raw: str | None = None
     """The unreadable reply that prompted the re-ask."""
     error: str | None = None
@@ -56,6 +58,8 @@ class GradingRound:
         record["points" if self.points is not None else "unscored"] = (
             list(self.points) if self.points is not None else self.unscored
         )
+        if self.length_missing:
+            record["length_missing"] = True
         if self.first_raw is not None:
             record["first_raw"] = self.first_raw
         if self.error is not None:
@@ -84,6 +88,22 @@ class GradingItem:
     topic: str
     answer: str
     """The text under grade, as `skillmix.answers.extract_answer` gives it."""
+    draw: str = ""
+    """The generation's identity (`generation_draw`): in the cache key, so two generations that happen to
+    have the same text are graded independently, as separate calls would be."""
+
+
+DRAW_FIELDS = ("step", "setting", "k", "combination_index", "generation_round")
+"""What names one evaluation generation (a D(k) record is named by its `id`). Not the run's name: a
+checkpoint evaluated again under another name (`validate --ckpt_path`) reuses its gradings."""
+
+
+def generation_draw(record: Mapping[str, Any]) -> str:
+    """A generation's identity for its gradings' cache keys: `id=...` for a D(k) record, else the
+    evaluation fields. Stable across re-runs, so a re-run still makes no call."""
+    if record.get("id") is not None:
+        return f"id={record['id']}"
+    return "/".join(f"{name}={record.get(name)}" for name in DRAW_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -96,16 +116,23 @@ class GradingSettings:
         template: Grading prompt template ("gpt": the rubric table the paper's GPT-4 grader used).
         temperature: Grader sampling temperature (the reference's OpenAI default, 1.0).
         seed: Base seed where the provider honours one (round r uses seed + r).
-        max_tokens: Most tokens per grading reply.
-        reask: Ask once more when a reply cannot be parsed.
+        max_tokens: Most tokens per grading reply: the reference's 512. The real GPT-4 replies at k=3 are at
+            most 359 tokens (median 207, by the Llama/Mistral tokenizer; GPT-4's is shorter); a reply cut
+            short of a rubric row is unscored, never guessed.
+        reask: Ask once more when a reply cannot be parsed (the reference never does; its scoring mode,
+            `reference_compat`, counts a re-asked grading as its unreadable first reply).
+        require_length_row: Treat a reply without the "At most n sentences" row as unreadable. By default
+            it is scored (its length point is a placeholder), because the length point is counted from the
+            text itself (`programmatic_length`), as in the reference.
     """
 
     rounds: int = 3
     template: str = "gpt"
     temperature: float | None = 1.0
     seed: int | None = None
-    max_tokens: int = 1024
+    max_tokens: int = 512
     reask: bool = True
+    require_length_row: bool = False
 
     def __post_init__(self) -> None:
         if self.rounds < 1:
@@ -130,6 +157,8 @@ class SkillMixGrader:
         client: The model client that asks the grader model.
         settings: Rounds, template, grader sampling, re-ask.
         system_prompt: System message; None sends none.
+        require_length_row: A reply without the length row is unreadable (default: scored, see
+            `GradingSettings`).
     """
 
     def __init__(
@@ -142,6 +171,7 @@ class SkillMixGrader:
         self.client = client
         self.settings = settings or GradingSettings()
         self.system_prompt = system_prompt
+        self.length_optional = not self.settings.require_length_row
         self.stats = GraderStats()
 
     @property
@@ -154,6 +184,8 @@ class SkillMixGrader:
             "temperature": self.settings.params.temperature,
             "seed": self.settings.params.seed,
             "max_tokens": self.settings.params.max_tokens,
+            "reask": self.settings.reask,
+            "length_row": "optional" if self.length_optional else "required",
         }
 
     def request(self, item: GradingItem) -> GenerateRequest:
@@ -167,20 +199,21 @@ class SkillMixGrader:
             self.settings.params,
             sample_indices=tuple(range(self.settings.rounds)),
             template_version=f"skillmix-grading:{self.settings.template}",
+            draw=item.draw,
         )
 
     async def grade(self, item: GradingItem) -> list[GradingRound]:
         criteria = rubric_criteria(item.skills, item.topic)
         request = self.request(item)
         samples = await self.client.generate(request)
-        parsed = [parse_rubric(s.text, criteria) if s.text is not None else None for s in samples]
+        parsed = [self._parse(s.text, criteria) if s.text is not None else None for s in samples]
         reask = [r for r, result in enumerate(parsed) if result is not None and result.points is None]
         second: dict[int, tuple[Sample, RubricResult]] = {}
         if self.settings.reask and reask:
             retry = replace(request, sample_indices=tuple(self.settings.rounds + r for r in reask))
             for r, sample in zip(reask, await self.client.generate(retry), strict=True):
                 if sample.text is not None:
-                    second[r] = (sample, parse_rubric(sample.text, criteria))
+                    second[r] = (sample, self._parse(sample.text, criteria))
         rounds = [self._round(r, samples[r], parsed[r], second.get(r)) for r in range(self.settings.rounds)]
         self._count(rounds)
         return rounds
@@ -202,6 +235,9 @@ class SkillMixGrader:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _parse(self, reply: str, criteria: Sequence[str]) -> RubricResult:
+        return parse_rubric(reply, criteria, length_optional=self.length_optional)
+
     def _round(
         self,
         index: int,
@@ -216,12 +252,13 @@ class SkillMixGrader:
         if second is None:
             return GradingRound(
                 index, grader, result.points, result.unscored, sample.text, sample.usage,
-                result.reported_total, cached=sample.cached,
+                result.reported_total, length_missing=result.length_missing, cached=sample.cached,
             )  # fmt: skip
         again, reparsed = second
         return GradingRound(
             index, grader, reparsed.points, reparsed.unscored, again.text, sample.usage + again.usage,
-            reparsed.reported_total, reasked=True, first_raw=sample.text,
+            reparsed.reported_total, reasked=True, length_missing=reparsed.length_missing,
+            first_raw=sample.text,
             cached=sample.cached and again.cached,
         )  # fmt: skip
 

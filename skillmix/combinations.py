@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from skillmix.errors import InputError
@@ -26,12 +26,18 @@ class Combination:
 
 
 def sample_combinations(
-    skills: Sequence[str], topics: Sequence[str], k: int, n: int, seed: int
+    skills: Sequence[str],
+    topics: Sequence[str],
+    k: int,
+    n: int,
+    seed: int,
+    exclude: Collection[tuple[frozenset[str], str]] = (),
 ) -> list[Combination]:
     """`n` distinct combinations of `k` skills from `skills` and one topic from `topics`.
 
     Like the reference, each draw shuffles the pool, takes the first k skills, picks a topic, then shuffles
-    the chosen skills' order (the order they appear in in the prompt).
+    the chosen skills' order (the order they appear in in the prompt). A draw whose `key` is in `exclude`
+    (e.g. combinations trained on) is skipped; the draws before it are the same as without `exclude`.
     """
     if len(set(skills)) != len(skills):
         raise InputError("the skill pool has duplicate names; pass each skill once")
@@ -42,7 +48,11 @@ def sample_combinations(
         )
     if not topics:
         raise InputError("the topic pool is empty")
-    possible = math.comb(len(skills), k) * len(set(topics))
+    pool_skills, pool_topics = set(skills), set(topics)
+    excluded = {
+        key for key in exclude if len(key[0]) == k and key[0] <= pool_skills and key[1] in pool_topics
+    }
+    possible = math.comb(len(skills), k) * len(pool_topics) - len(excluded)
     if n > possible:
         raise InputError(
             f"asked for {n} distinct combinations but only {possible} exist for k={k}. Fix: ask for at most "
@@ -50,7 +60,7 @@ def sample_combinations(
         )
     rng = random.Random(seed)
     pool = list(skills)
-    seen: set[tuple[frozenset[str], str]] = set()
+    seen: set[tuple[frozenset[str], str]] = set(excluded)
     combinations: list[Combination] = []
     while len(combinations) < n:
         rng.shuffle(pool)

@@ -24,6 +24,7 @@ from skillmix.graded import GradedGeneration
 from skillmix.intervals import DEFAULT_BOOTSTRAP, BootstrapSettings
 from skillmix.metrics import METRIC_NAMES, GenerationAggregate, ScoringOptions, aggregate
 from skillmix.reference_layout import is_reference_layout, read_reference_layout
+from skillmix.text_checks import NameMatch
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +105,12 @@ def compare(
     baseline_run: str | None = None,
     by: Breakdown | None = None,
     skills_csv: Path | None = None,
+    name_match: NameMatch = "substring",
 ) -> None:
     """Print the comparison (table or JSON) and optionally plot it; arguments as in `compare --help`."""
-    options = ScoringOptions(programmatic_length, name_penalty, generation_aggregate, reference_compat)
+    options = ScoringOptions(
+        programmatic_length, name_penalty, generation_aggregate, reference_compat, name_match
+    )
     if by is not None:
         records = [record for path in paths for record in read_records(Path(path))]
         breakdown = breakdown_rows(records, by, options, paths, skills_csv)
@@ -210,6 +214,12 @@ def add_scoring_arguments(parser: ArgumentParser) -> None:
         default=True,
         help='A skill whose name (cut at "(") appears in the answer gets 0 for that skill.',
         **flag,
+    )
+    parser.add_argument(
+        "--name_match",
+        type=NameMatch,
+        default="substring",
+        help='Find skill names by "substring" (the reference: "pun" fires on "punish") or whole "word".',
     )
     parser.add_argument(
         "--programmatic_length",

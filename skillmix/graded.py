@@ -17,6 +17,11 @@ class Grading:
     unscored: str | None
     grader: str
     raw: str = ""
+    length_missing: bool = False
+    """The reply had no length row; its last point is a placeholder for the programmatic sentence count."""
+    reasked: bool = False
+    """These points come from a re-ask, after the first reply could not be read (the reference never
+    re-asks: its mode scores such a grading as the unreadable first reply)."""
 
     def __post_init__(self) -> None:
         if (self.points is None) == (self.unscored is None):

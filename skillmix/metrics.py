@@ -20,8 +20,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from skillmix.graded import GradedGeneration
-from skillmix.text_checks import named_skills, within_sentence_limit
+from skillmix.graded import GradedGeneration, Grading
+from skillmix.text_checks import NameMatch, named_skills, within_sentence_limit
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,10 @@ class ScoringOptions:
     generation_aggregate: GenerationAggregate = "max"
     """How a combination's generation rounds are combined."""
     reference_compat: bool = False
-    """Count unscored gradings as all-zero points, as the reference does (labelled in every report)."""
+    """Score as the reference does: unscored gradings count as all-zero points, and a re-asked grading
+    counts as its unreadable first reply (the reference never re-asks); labelled in every report."""
+    name_match: NameMatch = "substring"
+    """How the name is found: "substring" (the reference's test) or "word" (whole words, plurals allowed)."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,23 @@ def point_metrics(points: Sequence[int], k: int) -> tuple[float, float, float]:
     return full_marks, all_skills, skills_fraction
 
 
+def usable_points(grading: Grading, options: ScoringOptions) -> tuple[int, ...] | None:
+    """The points a grading contributes under `options`, or None when it counts as unscored: a reply
+    without a length row needs the programmatic length point; the reference mode ignores re-asks."""
+    if grading.length_missing and not options.programmatic_length:
+        return None
+    if grading.reasked and options.reference_compat:
+        return None
+    return grading.points
+
+
 def generation_points(
     record: GradedGeneration, options: ScoringOptions = ScoringOptions()
 ) -> list[int] | None:
-    """The k+3 points a generation is scored on: the vote over its grading rounds, then the programmatic
-    length point and the name penalty; None when no grading round is scored."""
+    """The k+3 points a generation is scored on: the vote over its usable grading rounds, then the
+    programmatic length point and the name penalty; None when no grading round is scored."""
     k = record.k
-    rounds = [grading.points for grading in record.gradings if grading.points is not None]
+    rounds = [p for p in (usable_points(g, options) for g in record.gradings) if p is not None]
     if options.reference_compat:
         rounds += [(0,) * (k + 3)] * (len(record.gradings) - len(rounds))
     if not rounds:
@@ -102,14 +115,14 @@ def generation_points(
     if options.programmatic_length:
         points[-1] = int(within_sentence_limit(record.answer, record.k))
     if options.name_penalty:
-        for index, named in enumerate(named_skills(record.answer, record.skills)):
+        for index, named in enumerate(named_skills(record.answer, record.skills, options.name_match)):
             if named:
                 points[index] = 0
     return points
 
 
 def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:
-    unscored = sum(grading.points is None for grading in record.gradings)
+    unscored = sum(usable_points(grading, options) is None for grading in record.gradings)
     points = generation_points(record, options)
     if points is None:
         return GenerationScore(record.combination, False, 0.0, 0.0, 0.0, len(record.gradings), unscored)
@@ -165,7 +178,7 @@ def aggregate(
     summaries = {}
     for key, members in sorted(groups.items(), key=lambda item: repr(item[0])):
         summary = summarize((score_generation(r, options) for r in members), options.generation_aggregate)
-        summary.warnings = _uneven_round_warnings(members)
+        summary.warnings = _uneven_round_warnings(members) + _name_penalty_warnings(members, options)
         for warning in summary.warnings:
             logger.warning("%s: %s", _describe(key), warning)
         summaries[key] = summary
@@ -188,6 +201,25 @@ def _uneven_round_warnings(records: Sequence[GradedGeneration]) -> list[str]:
     if len(counts) > 1:
         warnings.append(f"uneven grading rounds per generation: {', '.join(map(str, sorted(counts)))}")
     return warnings
+
+
+def name_hits(records: Iterable[GradedGeneration], match: NameMatch) -> int:
+    """How many (generation, skill) pairs the name penalty fires on with `match`."""
+    return sum(sum(named_skills(r.answer, r.skills, match)) for r in records)
+
+
+def _name_penalty_warnings(records: Sequence[GradedGeneration], options: ScoringOptions) -> list[str]:
+    """How many skill points the name penalty took, and how many the other matching mode would take."""
+    if not options.name_penalty:
+        return []
+    other: NameMatch = "word" if options.name_match == "substring" else "substring"
+    hits, other_hits = name_hits(records, options.name_match), name_hits(records, other)
+    if not hits and not other_hits:
+        return []
+    return [
+        f"name penalty: {hits} skill names found in the {len(records)} answers by {options.name_match} "
+        f"matching ({other_hits} by {other} matching, --name_match {other})"
+    ]
 
 
 def _describe(key: tuple) -> str:

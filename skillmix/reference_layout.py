@@ -94,9 +94,10 @@ def _read_student(student_dir: Path, column: str, grading_paths: list[Path]) -> 
                     "the reference layout pairs them by position. Fix: restore the rows' original order."
                 )
             skills = split_skills_column(row["skills"])
-            result = parse_rubric(row["assistant_0"], rubric_criteria_for_names(skills, row["topic"]))
+            criteria = rubric_criteria_for_names(skills, row["topic"])
+            result = parse_rubric(row["assistant_0"], criteria, length_optional=True)
             gradings[index].append(
-                Grading(result.points, result.unscored, grader=grader, raw=row["assistant_0"])
+                Grading(result.points, result.unscored, grader, row["assistant_0"], result.length_missing)
             )
     if len(gradings) < len(generations):
         logger.warning(

@@ -25,6 +25,9 @@ class RubricResult:
     points: tuple[int, ...] | None
     unscored: str | None
     reported_total: float | None
+    length_missing: bool = False
+    """The reply has no "At most n sentences" row: the last point is a 0 placeholder (the reference pads a
+    short parse with zeros), which only the programmatic sentence count may replace."""
 
 
 @dataclass
@@ -66,12 +69,22 @@ _SEPARATOR_CELL = re.compile(r"^:?-{2,}:?$")
 _WORDS = {"zero": 0.0, "one": 1.0}
 
 
-def parse_rubric(reply: str, criteria: Sequence[str]) -> RubricResult:
-    """k+3 points when every criterion got exactly one readable 0/1 value; otherwise unscored, with why."""
+def parse_rubric(reply: str, criteria: Sequence[str], *, length_optional: bool = False) -> RubricResult:
+    """k+3 points when every criterion got exactly one readable 0/1 value; otherwise unscored, with why.
+
+    With `length_optional`, a reply that grades every other criterion but has no row at all for the last
+    one (the length criterion) is scored with a 0 placeholder there and `length_missing` set, as the
+    reference scores it when its own sentence count replaces the length point.
+    """
     sheet = read_marks(reply, criteria)
     problems = []
     points = []
+    length = len(sheet.criteria) - 1
+    length_missing = length_optional and length not in sheet.values and length not in sheet.unreadable
     for index, criterion in enumerate(sheet.criteria):
+        if length_missing and index == length:
+            points.append(0)
+            continue
         values = sorted(set(sheet.values.get(index, [])))
         if len(values) > 1:
             problems.append(f"conflicting points for {criterion!r}: {', '.join(_fmt(v) for v in values)}")
@@ -92,7 +105,12 @@ def parse_rubric(reply: str, criteria: Sequence[str]) -> RubricResult:
         logger.debug(
             "grader's total %s differs from the sum of its points %s", sheet.reported_total, sum(points)
         )
-    return RubricResult(points=tuple(points), unscored=None, reported_total=sheet.reported_total)
+    return RubricResult(
+        points=tuple(points),
+        unscored=None,
+        reported_total=sheet.reported_total,
+        length_missing=length_missing,
+    )
 
 
 def read_marks(reply: str, criteria: Sequence[str]) -> MarkSheet:

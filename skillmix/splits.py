@@ -6,6 +6,7 @@ never depends on re-deriving the split from a catalog that may have changed sinc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections.abc import Sequence
@@ -51,10 +52,18 @@ class Splits:
             return train + heldout
         raise InputError(f"unknown setting {setting!r}; use one of: {', '.join(SETTINGS)}")
 
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of the whole split (pools, seed, categories): equal fingerprints, equal splits.
+        D(k) records and `splits.json` carry it, so an evaluation can tell whether it uses their split."""
+        canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        document = asdict(self) | {"fingerprint": self.fingerprint}
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return path
 
     @classmethod
@@ -84,7 +93,13 @@ class Splits:
             raise SplitsError(
                 f"{path}: malformed field ({error}). Fix: lists of names and an integer seed."
             ) from None
-        return cls(**values)  # type: ignore[arg-type]
+        splits = cls(**values)  # type: ignore[arg-type]
+        if "fingerprint" in data and data["fingerprint"] != splits.fingerprint:
+            raise SplitsError(
+                f"{path}: its pools do not match its fingerprint {data['fingerprint']!r} (edited by hand?). "
+                "Fix: restore the file the run saved, or delete the fingerprint line to accept the edit."
+            )
+        return splits
 
     def check_against(self, catalog: Catalog) -> None:
         """Raise if the split names skills or topics that `catalog` does not have."""

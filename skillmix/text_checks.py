@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 from skillmix.prompts import sentence_limit
 
@@ -33,7 +34,21 @@ def explicit_name(skill_name: str) -> str:
     return skill_name.split("(")[0].strip().lower()
 
 
-def named_skills(answer: str, skill_names: Sequence[str]) -> list[bool]:
-    """Per skill: does the answer spell the skill's name out (case-insensitive substring)?"""
+NameMatch = Literal["substring", "word"]
+"""How a skill's name is found in an answer: "substring" (the reference: anywhere, so "pun" would fire on
+"punish") or "word" (whole words, a plural "s"/"es" allowed and a hyphen read as a space: "metaphors" and
+"self-serving bias" count, "punish" and "facsimile" do not)."""
+
+
+def named_skills(answer: str, skill_names: Sequence[str], match: NameMatch = "substring") -> list[bool]:
+    """Per skill: does the answer spell the skill's name out (case-insensitively)?"""
+    names = [explicit_name(name) for name in skill_names]
     text = answer.lower()
-    return [bool(name) and name in text for name in map(explicit_name, skill_names)]
+    if match == "substring":
+        return [bool(name) and name in text for name in names]
+    text = text.replace("-", " ")
+    return [bool(name) and _whole_word(name.replace("-", " ")).search(text) is not None for name in names]
+
+
+def _whole_word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(name)}(?:e?s)?(?!\w)")

@@ -13,7 +13,7 @@ from typing import Literal
 from datamodules.generation.plan import PlannedGeneration
 from datamodules.generation.teacher import TeacherSampling, turn1_request, turn2_request
 from graders.client import GenerateRequest, ModelClient
-from graders.skillmix_grader import GradingItem, SkillMixGrader
+from graders.skillmix_grader import GradingItem, SkillMixGrader, generation_draw
 from skillmix.answers import extract_answer
 
 Stage = Literal["turn1", "turn2", "grading", "cached"]
@@ -41,7 +41,9 @@ def next_step(
     answer = extract_answer(answer2.text)
     if not answer:
         return NextStep("cached", None)
-    grading = grader.request(GradingItem(planned.skills, planned.topic, answer))
+    grading = grader.request(
+        GradingItem(planned.skills, planned.topic, answer, generation_draw({"id": planned.id}))
+    )
     missing = tuple(i for i in grading.sample_indices if grader.client.cached(grading, i) is None)
     if missing:
         return NextStep("grading", grading, missing)

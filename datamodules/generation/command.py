@@ -87,7 +87,8 @@ def generate(
         grader: The grader model that filters the texts (the paper: GPT-4).
         teacher_sampling: How the teacher samples.
         grading: How the grader grades.
-        keep: Which graded texts are kept (default: full marks as the evaluation scores them).
+        keep: Which graded texts are kept (default: full marks as the evaluation scores them, from a
+            majority of all grading rounds: an unscored round counts as not earned).
         skill_pool: "paper" (all skills for k=1, training skills for k>=2), "train" or "all". Topics are
             always the training topics.
         seed: Seed of the combination sampling.
@@ -128,8 +129,9 @@ def generate(
     save_run_config(files, identity, n)
     concurrency = max(teacher.concurrency, grader.concurrency)
     run = _Run(
-        files, plan, outcomes, teacher_client, grader_, teacher_sampling, keep, seed, skill_pool, concurrency
-    )
+        files, plan, outcomes, teacher_client, grader_, teacher_sampling, keep, seed, skill_pool, concurrency,
+        chosen_splits.fingerprint,
+    )  # fmt: skip
     asyncio.run(run.execute(todo, max_requests, batch, batch_wait, batch_poll_seconds))
 
 
@@ -169,6 +171,7 @@ class _Run:
     seed: int
     skill_pool: str
     concurrency: int
+    split_fingerprint: str
 
     async def execute(
         self, todo: list[PlannedGeneration], max_requests: int | None, batch: bool, wait: bool, poll: float
@@ -178,6 +181,7 @@ class _Run:
         provenance = {
             "teacher": self.teacher.identity,
             "source": f"cli.py generate (k={self.files.k}, pool={self.skill_pool}, seed={self.seed})",
+            "split": self.split_fingerprint,
         }
         pipeline = GenerationPipeline(self.teacher, self.grader, self.sampling, self.keep, provenance)
         stopped = StopReason.COMPLETED.value

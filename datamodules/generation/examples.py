@@ -36,6 +36,7 @@ def example_record(
         "messages": conversation.messages,
         "teacher": provenance["teacher"],
         "source": provenance["source"],
+        "split": provenance.get("split"),
         "teacher_served_by": conversation.served_by,
         "answer": answer,
         "gradings": [_grading_record(r) for r in rounds],

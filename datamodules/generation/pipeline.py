@@ -20,7 +20,7 @@ from datamodules.generation.plan import PlannedGeneration
 from datamodules.generation.teacher import TeacherError, TeacherSampling, converse
 from graders.client import ModelClient
 from graders.interface import ErrorKind
-from graders.skillmix_grader import GradingItem, SkillMixGrader
+from graders.skillmix_grader import GradingItem, SkillMixGrader, generation_draw
 from skillmix.answers import extract_answer
 from skillmix.graded import Grading
 
@@ -79,7 +79,9 @@ class GenerationPipeline:
         if not answer:
             detail = "the final reply has no text between 'Answer:' and 'Explanation'"
             return rejected_record(planned, "empty_answer", detail, self.provenance, conversation, answer)
-        rounds = await self.grader.grade(GradingItem(planned.skills, planned.topic, answer))
+        rounds = await self.grader.grade(
+            GradingItem(planned.skills, planned.topic, answer, generation_draw({"id": planned.id}))
+        )
         failed = [r for r in rounds if r.error is not None]
         if failed:
             if self.budget_exhausted():
@@ -88,7 +90,9 @@ class GenerationPipeline:
             return rejected_record(
                 planned, "grader_error", detail, self.provenance, conversation, answer, rounds
             )
-        gradings = [Grading(r.points, r.unscored, r.grader, r.raw or "") for r in rounds]
+        gradings = [
+            Grading(r.points, r.unscored, r.grader, r.raw or "", r.length_missing, r.reasked) for r in rounds
+        ]
         verdict = judge(self.rule, planned.skill_names, planned.topic, answer, gradings)
         return example_record(planned, conversation, answer, rounds, verdict, self.provenance)
 

@@ -22,14 +22,14 @@ class TeacherSampling:
 
     Args:
         template: Generation prompt template (`skillmix.prompts.GENERATION_TEMPLATES`).
-        max_tokens: Most tokens per answer (real answers are 100-400 tokens).
+        max_tokens: Most tokens per answer: the reference's 512 (real answers are 100-400 tokens).
         temperature: Sampling temperature (the paper does not say; 1.0 is the OpenAI default, kept explicit).
         top_p: Nucleus mass; None leaves the provider's default.
         seed: Provider seed where honoured; None sends none.
     """
 
     template: str = "default"
-    max_tokens: int = 1024
+    max_tokens: int = 512
     temperature: float | None = 1.0
     top_p: float | None = None
     seed: int | None = None

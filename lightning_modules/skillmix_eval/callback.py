@@ -19,15 +19,16 @@ from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from graders.settings import ClientSettings
+from lightning_modules.skillmix_eval.data_ties import evaluation_splits, training_data
 from lightning_modules.skillmix_eval.distributed import RankGroup
 from lightning_modules.skillmix_eval.evaluation import EvalContext, evaluate_checkpoint
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from lightning_modules.skillmix_eval.grading import GradingSettings
 from skillmix.catalog import load_catalog
 from skillmix.errors import InputError
-from skillmix.evaluation.plan import build_plan
+from skillmix.evaluation.plan import build_plan, seen_in
 from skillmix.metrics import ScoringOptions
-from skillmix.splits import Splits, make_splits
+from skillmix.splits import Splits
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class SkillMixEvalCallback(Callback):
         split_seed: int = 0,
         generation_template: str = "default",
         scoring: ScoringOptions | None = None,
+        exclude_seen_combinations: bool = False,
         fail_on_grading_errors: bool = True,
         wait_timeout_hours: float = 48.0,
     ) -> None:
@@ -82,11 +84,15 @@ class SkillMixEvalCallback(Callback):
             run_name: The `run` field of every record; default the log directory's last two parts.
             skills_csv: Skill catalog in the official format; default the packaged one.
             topics_txt: Topics to go with `skills_csv`.
-            splits: A splits JSON (e.g. the one saved with the training data); default: made from the
-                catalog by category with `split_seed`, and saved as `splits.json` in `output_dir`.
-            split_seed: Seed of the topic split when `splits` is not given.
+            splits: A splits JSON. Default: the `splits.json` beside the training data's D(k) files (which
+                their records' `split` fingerprint must match), else one made from the catalog by category
+                with `split_seed`; saved as `splits.json` in `output_dir`. A file other than the training
+                data's split is an error.
+            split_seed: Seed of the topic split when neither `splits` nor the training data gives one.
             generation_template: Generation prompt template in `skillmix.prompts`.
             scoring: How points become metrics (length point, name penalty, max/mean over rounds).
+            exclude_seen_combinations: Never draw a (skills, topic) combination that the training files
+                hold (default: draw as usual and report the overlap, `seen_in_training` in metrics.json).
             fail_on_grading_errors: Stop when some gradings failed (after writing everything that worked),
                 so the run can be resumed; otherwise log the incomplete metrics and go on.
             wait_timeout_hours: How long the other ranks wait for rank 0's grading before giving up.
@@ -113,6 +119,7 @@ class SkillMixEvalCallback(Callback):
         self.split_seed = split_seed
         self.generation_template = generation_template
         self.scoring = scoring or ScoringOptions()
+        self.exclude_seen_combinations = exclude_seen_combinations
         self.fail_on_grading_errors = fail_on_grading_errors
         self.wait_timeout = timedelta(hours=wait_timeout_hours)
         self.context: EvalContext | None = None
@@ -132,7 +139,8 @@ class SkillMixEvalCallback(Callback):
         if self.grader.provider != "hf":
             self.grader.build_backend()  # raises MissingCredentialsError naming the variable
         catalog = load_catalog(self.skills_csv, self.topics_txt)
-        splits = Splits.load(self.splits) if self.splits else make_splits(catalog, seed=self.split_seed)
+        training = training_data(trainer)
+        splits = evaluation_splits(self.splits, training, catalog, self.split_seed)
         plan = build_plan(
             catalog,
             splits,
@@ -142,7 +150,9 @@ class SkillMixEvalCallback(Callback):
             self.generation_rounds,
             self.seed,
             self.generation_template,
+            exclude=training.combinations if self.exclude_seen_combinations else (),
         )
+        seen = seen_in(plan, training.combinations)
         log_dir = trainer.log_dir  # a collective under DDP/FSDP: every rank asks
         output_dir = Path(self.output_dir or Path(log_dir or trainer.default_root_dir) / "skillmix_eval")
         self.group = RankGroup(self.wait_timeout)
@@ -160,6 +170,7 @@ class SkillMixEvalCallback(Callback):
             grading=self.grading,
             scoring=self.scoring,
             fail_on_grading_errors=self.fail_on_grading_errors,
+            seen_in_training=seen,
         )
         rank_zero_info(
             f"SKILL-MIX evaluation: {len(plan.items)} generations per checkpoint "
@@ -167,6 +178,12 @@ class SkillMixEvalCallback(Callback):
             f"{self.generation_rounds} rounds), graded {self.grading.rounds}x by {self.grader.model}, "
             f"into {output_dir}"
         )
+        if any(seen.values()):
+            overlap = ", ".join(f"{group} {count}" for group, count in seen.items() if count)
+            rank_zero_info(
+                f"SKILL-MIX combinations also in the training files: {overlap} "
+                f"(of {self.combinations_per_k} each; `exclude_seen_combinations: true` draws others)"
+            )
 
     # -- when to evaluate --
 

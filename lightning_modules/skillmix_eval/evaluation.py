@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class EvalContext:
     grading: GradingSettings
     scoring: ScoringOptions
     fail_on_grading_errors: bool
+    seen_in_training: dict[str, int] = field(default_factory=dict)
+    """Per "<setting>/k<k>": planned combinations that the training files also hold."""
 
 
 def batch_seed(seed: int, batch_index: int) -> int:
@@ -120,7 +122,8 @@ def _generate(
                 [context.plan.user_turns(item) for item in batch], batch_seed(context.seed, batch_index)
             )
             lines = [
-                _generation_line(context, item, conversation, step, checkpoint) | {"rank": group.rank}
+                _generation_line(context, item, conversation, step, checkpoint, generator.effective_sampling)
+                | {"rank": group.rank}
                 for item, conversation in zip(batch, conversations, strict=True)
             ]
         gathered = group.gather_to_main(lines)
@@ -137,6 +140,7 @@ def _generation_line(
     conversation: list[dict[str, str]],
     step: int,
     checkpoint: str | None,
+    sampling: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "format": RECORD_FORMAT,
@@ -153,7 +157,7 @@ def _generation_line(
         "student": {
             "model": context.student_model,
             "generation_template": context.plan.generation_template,
-            **asdict(context.student),
+            "sampling": sampling,
         },
         "messages": conversation,
         "answer": extract_answer(conversation[-1]["content"]),
@@ -188,6 +192,7 @@ def _grade_and_aggregate(
         planned=len(context.plan.items),
         failed=failed,
         grading_summary=summary,
+        seen_in_training=context.seen_in_training,
     )
     folder.write_metrics(metrics)
     if failed and context.fail_on_grading_errors:

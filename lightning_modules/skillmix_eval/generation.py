@@ -6,10 +6,13 @@ and a batch's answers do not depend on which rank made them or on what was gener
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from graders.chat_generation import ChatGenerator
 from skillmix.errors import InputError
@@ -19,21 +22,68 @@ Conversation = list[dict[str, str]]
 
 @dataclass(frozen=True)
 class StudentSampling:
-    """How the evaluated model samples its answers (the paper does not say; these are our defaults).
+    """How the evaluated model samples its answers. The defaults are the reference's: its local students call
+    `generate(do_sample=True, temperature=0.7, repetition_penalty=1.0, max_new_tokens=512)` and nothing else,
+    so the rest comes from the model's own generation config (its shipped `generation_config.json`, e.g.
+    LLaMA-2-chat's top_p 0.9) and otherwise Hugging Face's defaults (top_k 50, top_p 1.0).
 
     Args:
-        temperature: 0 for greedy decoding; otherwise sampling at this temperature.
-        top_p: Nucleus sampling mass (with temperature > 0).
+        temperature: Sampling temperature; 0 for greedy decoding.
         max_new_tokens: Most tokens per answer (real answers: ~200-330 tokens for answer 1 at k=2..4).
+        repetition_penalty: 1.0 is none.
+        top_k: Top-k sampling; None keeps the model's generation config (HF default 50), 0 turns it off.
+        top_p: Nucleus sampling mass; None keeps the model's generation config (HF default 1.0).
     """
 
     temperature: float = 0.7
-    top_p: float = 1.0
     max_new_tokens: int = 512
+    repetition_penalty: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
 
     def __post_init__(self) -> None:
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.max_new_tokens < 1:
+        if (
+            self.temperature < 0
+            or self.max_new_tokens < 1
+            or self.repetition_penalty <= 0
+            or (self.top_k is not None and self.top_k < 0)
+            or (self.top_p is not None and not 0 < self.top_p <= 1)
+        ):
             raise InputError(f"invalid student sampling: {self}")
+
+    def generation_config(self, base: GenerationConfig) -> GenerationConfig:
+        """`base` (the model's own generation config) with these settings on top and the library's defaults
+        filled in where neither sets a value: what `generate` runs with, every value explicit."""
+        config = copy.deepcopy(base)
+        config.update(max_new_tokens=self.max_new_tokens, repetition_penalty=self.repetition_penalty)
+        if self.temperature > 0:
+            config.update(do_sample=True, temperature=self.temperature)
+            config.update(
+                **{k: v for k, v in (("top_k", self.top_k), ("top_p", self.top_p)) if v is not None}
+            )
+        # transformers 5 leaves unset values None until `generate` fills its defaults (top_k 50, top_p 1.0);
+        # filling them here makes the recorded values the used ones. Older versions hold them already.
+        if defaults := getattr(config, "_get_default_generation_params", None):
+            config.update(**defaults(), defaults_only=True)
+        if self.temperature == 0:
+            config.update(do_sample=False)
+            config.temperature = config.top_k = config.top_p = None  # unused by greedy decoding
+        return config
+
+
+SAMPLING_FIELDS = ("do_sample", "temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens")
+"""What a record says about how its answers were sampled (the effective values, defaults included)."""
+
+
+def model_generation_config(
+    model: PreTrainedModel, model_name_or_path: str | None = None
+) -> GenerationConfig:
+    """The generation config shipped at `model_name_or_path` (a model built from its config alone does not
+    read it), else the model's own."""
+    if model_name_or_path is not None:
+        with contextlib.suppress(OSError):
+            return GenerationConfig.from_pretrained(model_name_or_path)
+    return model.generation_config if model.generation_config is not None else GenerationConfig()
 
 
 class BatchGenerator:
@@ -52,18 +102,22 @@ class BatchGenerator:
             model, tokenizer, model_name_or_path=model_name_or_path, synced_gpus=synced_gpus
         )
         self.sampling = sampling
+        self.generation_config = sampling.generation_config(
+            model_generation_config(model, model_name_or_path)
+        )
+
+    @property
+    def effective_sampling(self) -> dict[str, Any]:
+        """The sampling `generate` really uses, model and library defaults included (written to records)."""
+        return {name: getattr(self.generation_config, name, None) for name in SAMPLING_FIELDS}
 
     def reply(self, conversations: Sequence[Conversation], seed: int) -> list[str]:
         """The assistant's next turn for each conversation, decoded without special tokens."""
-        sampled = self.sampling.temperature > 0
-        arguments = {
-            "do_sample": sampled,
-            "temperature": self.sampling.temperature if sampled else None,
-            "top_p": self.sampling.top_p if sampled else None,
-            "top_k": None,
-        }
         replies = self.chat.replies(
-            conversations, max_new_tokens=self.sampling.max_new_tokens, sampling=arguments, seed=seed
+            conversations,
+            max_new_tokens=self.sampling.max_new_tokens,
+            sampling={"generation_config": self.generation_config},
+            seed=seed,
         )
         return [reply.text for (reply,) in replies]
 

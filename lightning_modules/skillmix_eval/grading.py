@@ -7,7 +7,7 @@ from typing import Any
 
 from graders.grade_loop import GradingOutcome, grade_and_write
 from graders.settings import ClientSettings
-from graders.skillmix_grader import GradingItem, GradingSettings
+from graders.skillmix_grader import GradingItem, GradingSettings, generation_draw
 from skillmix.catalog import Catalog
 
 
@@ -22,7 +22,9 @@ async def grade_generations(
     client = client_settings.build_client()
     grader = settings.build_grader(client)
     items = [
-        GradingItem(catalog.skills_named(line["skills"]), line["topic"], line["answer"])
+        GradingItem(
+            catalog.skills_named(line["skills"]), line["topic"], line["answer"], generation_draw(line)
+        )
         for line in generations
     ]
     try:

@@ -9,7 +9,7 @@ then paired, which is what `compare` uses for its standard errors of the differe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -55,6 +55,16 @@ class EvalPlan:
         )
 
 
+def seen_in(plan: EvalPlan, combinations: Collection[tuple[tuple[str, ...], str]]) -> dict[str, int]:
+    """Per "<setting>/k<k>": how many of the plan's combinations are in `combinations` (skills sorted)."""
+    seen: dict[str, set[int]] = {}
+    for item in plan.items:
+        group = seen.setdefault(f"{item.setting}/k{item.k}", set())
+        if (tuple(sorted(item.skills)), item.topic) in combinations:
+            group.add(item.combination_index)
+    return {group: len(indices) for group, indices in seen.items()}
+
+
 def combination_seed(seed: int, setting: str, k: int) -> int:
     """A seed per (setting, k), stable across processes and Python versions (no `hash()`)."""
     digest = hashlib.sha256(f"skillmix-eval/{seed}/{setting}/k{k}".encode()).digest()
@@ -70,8 +80,11 @@ def build_plan(
     generation_rounds: int,
     seed: int,
     generation_template: str = "default",
+    exclude: Collection[tuple[tuple[str, ...], str]] = (),
 ) -> EvalPlan:
-    """Every item, in a fixed order: setting, k, combination, generation round."""
+    """Every item, in a fixed order: setting, k, combination, generation round; combinations in `exclude`
+    ((skills, topic), e.g. those of the training files) are never drawn."""
+    excluded = {(frozenset(skills), topic) for skills, topic in exclude}
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
         raise InputError(f"unknown setting(s) {unknown}; use some of: {', '.join(SETTINGS)}")
@@ -84,7 +97,7 @@ def build_plan(
         for k in ks:
             try:
                 combinations = sample_combinations(
-                    skills, topics, k, combinations_per_k, combination_seed(seed, setting, k)
+                    skills, topics, k, combinations_per_k, combination_seed(seed, setting, k), excluded
                 )
             except ValueError as error:
                 raise InputError(f"setting {setting!r}, k={k}: {error}") from None

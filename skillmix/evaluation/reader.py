@@ -58,11 +58,11 @@ def _optional_int(value: Any) -> int | None:
 
 
 def _grading(grading: dict[str, Any], criteria: list[str]) -> Grading:
-    raw = grading.get("raw")
+    raw, grader, reasked = grading.get("raw"), str(grading["grader"]), bool(grading.get("reasked", False))
     if raw is None:
-        return Grading(None, str(grading["unscored"]), grader=str(grading["grader"]))
-    result = parse_rubric(raw, criteria)
-    return Grading(result.points, result.unscored, grader=str(grading["grader"]), raw=raw)
+        return Grading(None, str(grading["unscored"]), grader, reasked=reasked)
+    result = parse_rubric(raw, criteria, length_optional=True)
+    return Grading(result.points, result.unscored, grader, raw, result.length_missing, reasked)
 
 
 def records_files(root: Path) -> list[Path]:

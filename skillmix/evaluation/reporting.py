@@ -8,7 +8,7 @@ number and the number `compare` prints for the same step are one computation.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -55,8 +55,12 @@ def metrics_document(
     planned: int,
     failed: int,
     grading_summary: str,
+    seen_in_training: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """What `metrics.json` holds: one entry per (setting, k), the logged names, and how complete it is."""
+    """What `metrics.json` holds: one entry per (setting, k), the logged names, and how complete it is;
+    `seen_in_training` ("<setting>/k<k>" -> count) says how many planned combinations the training files
+    hold."""
+    seen = seen_in_training or {}
     graded = sum(summary.gradings for _, _, summary in groups)
     return {
         "run": run,
@@ -70,7 +74,7 @@ def metrics_document(
         "grading": grading_summary,
         "groups": [
             {"setting": setting, "k": k, **{name: getattr(summary, name) for name in SUMMARY_FIELDS}}
-            | {"warnings": summary.warnings}
+            | {"seen_in_training": seen.get(f"{setting}/k{k}"), "warnings": summary.warnings}
             for setting, k, summary in groups
         ],
         "logged": logged_metrics(groups),

@@ -61,6 +61,10 @@ def test_fit_writes_records_and_metrics_for_every_evaluated_step(run):
             assert record["messages"][2]["content"] == render_generation_turn2(record["k"])
             assert record["answer"] == extract_answer(record["messages"][3]["content"])
             assert [len(g["points"]) for g in record["gradings"]] == [record["k"] + 3] * 2
+            assert record["student"]["sampling"] == {
+                "do_sample": True, "temperature": 0.7, "top_k": 50, "top_p": 1.0,
+                "repetition_penalty": 1.0, "max_new_tokens": 12,
+            }  # fmt: skip
             for grading in record["gradings"]:
                 distinct_gradings.add(
                     (tuple(record["skills"]), record["topic"], record["answer"], grading["round"])

@@ -34,6 +34,7 @@ def run_generate(url: str, output_dir: Path, cache: Path, **options: Any) -> Non
     arguments: dict[str, Any] = {
         "k": 1,
         "n": 18,
+        "seed": 2,  # every fate at least once and the duplicate three times, with the packaged catalog
         "output_dir": output_dir,
         "teacher": client,
         "grader": client,

@@ -13,6 +13,7 @@ from scripted_models import DUPLICATE_TEXT
 from datamodules.dk_files import read_skillmix_file
 from datamodules.generation.run_config import RunConfigError
 from datamodules.generation.teacher import TeacherSampling
+from datamodules.provenance import read_training_data
 from graders.credentials import MissingCredentialsError
 from graders.settings import ClientSettings
 from skillmix.splits import Splits
@@ -64,6 +65,8 @@ def test_keeps_exactly_the_full_marks_texts(server: ScriptedLLMServer, tmp_path:
     # the pool: k=1 draws from all skills, topics only from the training half of the saved split
     splits = Splits.load(out / "splits.json")
     assert {r["topic"] for r in kept + rejects} <= set(splits.train_topics)
+    assert {r["split"] for r in kept} == {splits.fingerprint}  # each record names the split it came from
+    assert read_training_data([out / "d1.jsonl"]).split == splits
     summary = json.loads((out / "summary.json").read_text())["d1"]
     assert (summary["planned"], summary["generated"], summary["kept"]) == (18, 18, len(kept))
     assert sum(summary["rejected"].values()) == len(rejects)

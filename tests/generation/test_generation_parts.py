@@ -51,6 +51,20 @@ def test_keep_rule_applies_the_evaluation_checks() -> None:
     )
 
 
+def test_an_unscored_round_counts_as_not_earned_unless_ignored() -> None:
+    clean, lost = "The harbour was a sleeping giant.", Grading(None, "no table", "g")
+    one_of_three = judge(KeepRule(), ["metaphor"], "Sailing", clean, [FULL, lost, lost])
+    assert (one_of_three.keep, one_of_three.reason) == (False, "unscored_rounds")
+    assert one_of_three.failed == ("full marks from 1 of 3 grading rounds, not a majority of all",)
+    assert one_of_three.detail == "round 1: no table; round 2: no table"
+    assert judge(KeepRule(), ["metaphor"], "Sailing", clean, [FULL, FULL, lost]).keep  # 2 of 3 is a majority
+    ignored = KeepRule(unscored_rounds="ignored")
+    assert judge(ignored, ["metaphor"], "Sailing", clean, [FULL, lost, lost]).keep
+    skill_missed = Grading((0, 1, 1, 1), None, "g")
+    missed = judge(KeepRule(), ["metaphor"], "Sailing", clean, [FULL, skill_missed, lost])
+    assert (missed.reason, missed.failed) == ("not_full_marks", ("Correctly illustrates metaphor (grader)",))
+
+
 def test_a_torn_last_line_is_dropped_and_a_verdict_beats_an_error(tmp_path: Path) -> None:
     files = OutputFiles(tmp_path, 1)
     files.kept.write_text('{"id": "a", "answer": "x"}\n{"id": "b", "answ')

@@ -71,7 +71,7 @@ def test_grades_every_record_beside_the_originals_then_resumes_with_zero_calls(s
     assert all(len(r["points"]) == 6 and r["grader"] == "openai:gpt-4-0613" for r in first["gradings"])
     assert first["grading_config"] == {
         "grader": "openai:gpt-4-0613", "template": "gpt", "rounds": 3, "temperature": 1.0, "seed": 1,
-        "max_tokens": 1024,
+        "max_tokens": 512, "reask": True, "length_row": "optional",
     }  # fmt: skip
     assert first["regraded_from"].startswith(str(records)) and first["topic"]
     # interrupted run: the last 4 records missing and a half-written line

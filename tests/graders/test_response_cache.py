@@ -37,10 +37,18 @@ KEY_FIELDS = {
         {"params": SamplingParams(temperature=1.0, seed=1, max_tokens=10)},
         {"template_version": "grading:llama"},
         {"sample_index": 1},
+        {"draw": "run=a/step=0/setting=train/k=2/combination_index=0/generation_round=2"},
     ],
 )
 def test_everything_that_decides_the_response_is_in_the_key(change):
     assert cache_key(**{**KEY_FIELDS, **change}) != cache_key(**KEY_FIELDS)
+
+
+def test_keys_without_a_draw_are_the_keys_written_before_draws_existed():
+    assert cache_key(**{**KEY_FIELDS, "draw": ""}) == cache_key(**KEY_FIELDS)
+    assert (
+        cache_key(**KEY_FIELDS) == "1324dd0cdb643af66eebb4697d64ef0b8f410936c93641038a840a027af4ba8a"
+    )  # main, before
 
 
 def test_trailing_slash_of_the_base_url_does_not_matter():

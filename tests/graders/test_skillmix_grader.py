@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from graders.backends.openai_chat import OpenAIBackend
 from graders.cache import ResponseCache
 from graders.client import ModelClient
 from graders.retry import RetryPolicy
-from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader
+from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader, generation_draw
 from skillmix.catalog import load_catalog
 from skillmix.graded import GradedGeneration
 from skillmix.prompts import render_grading_prompt
@@ -151,3 +152,33 @@ def test_keys_never_reach_the_files_written(server, clock, tmp_path, graded_by_g
     replay(server, graded_by_gpt4, catalog)
     grade_all(make_grader(server, clock, tmp_path), items_of(graded_by_gpt4[:2], catalog))
     assert Path(tmp_path / "cache.sqlite").exists() and files_containing(tmp_path, FAKE_OPENAI_KEY) == []
+
+
+def test_two_generations_with_the_same_text_get_independent_gradings(
+    server, clock, tmp_path, graded_by_gpt4, catalog
+):
+    replay(server, graded_by_gpt4, catalog)
+    (item,) = items_of(graded_by_gpt4[:1], catalog)
+    rounds = [replace(item, draw=generation_draw({"step": 0, "generation_round": g})) for g in (1, 2)]
+    grade_all(make_grader(server, clock, tmp_path), rounds)
+    assert len(server.state.model_requests()) == 2  # one call (n=3) per generation, not one shared
+    again = grade_all(make_grader(server, clock, tmp_path), rounds)
+    assert len(server.state.model_requests()) == 2 and all(r.cached for rs in again for r in rs)
+
+
+def test_a_reply_without_the_length_row_is_scored_not_reasked_unless_the_row_is_required(
+    server, clock, tmp_path, graded_by_gpt4, catalog
+):
+    generation = graded_by_gpt4[0]
+    cut = "\n".join(line for line in generation.gradings[0].raw.splitlines() if "At most" not in line)
+    assert cut != generation.gradings[0].raw
+    server.state.reply = lambda body, sample: cut
+    (rounds,) = grade_all(make_grader(server, clock, tmp_path), items_of([generation], catalog))
+    assert all(r.points is not None and r.length_missing and not r.reasked for r in rounds)
+    assert [r.points[:-1] for r in rounds] == [generation.gradings[0].points[:-1]] * 3
+    assert rounds[0].to_record()["length_missing"] is True
+    assert len(server.state.model_requests()) == 1
+    strict = make_grader(server, clock, tmp_path / "strict", require_length_row=True)
+    (rounds,) = grade_all(strict, items_of([generation], catalog))
+    assert all(r.points is None and r.reasked for r in rounds)
+    assert strict.config["length_row"] == "required"

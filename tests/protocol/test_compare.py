@@ -48,8 +48,22 @@ def test_reference_folder_numbers(name_penalty: bool) -> None:
         36,
         5,
     )
-    assert llama["warnings"] == ["generation round 3 has 2 of the 5 combinations"]
+    penalty = [] if not name_penalty else [
+        "name penalty: 2 skill names found in the 12 answers by substring matching "
+        "(4 by word matching, --name_match word)"  # "self-serving bias" is a name only to the word test
+    ]  # fmt: skip
+    assert llama["warnings"] == ["generation round 3 has 2 of the 5 combinations", *penalty]
     assert (rows["mistral-7b-chat"]["n"], rows["mistral-7b-chat"]["unscored"]) == (0, 3)
+
+
+@requires_reference
+def test_whole_word_matching_counts_its_own_penalties() -> None:
+    rows = _by_run(compare_rows([REFERENCE_TEST], ScoringOptions(name_match="word")))
+    assert rows["llama2-7b-chat"]["warnings"][-1] == (
+        "name penalty: 4 skill names found in the 12 answers by word matching "
+        "(2 by substring matching, --name_match substring)"
+    )
+    assert rows["gpt-4"]["full_marks"] == pytest.approx(0.6)  # GPT-4's answers name no skill either way
 
 
 @requires_reference
