@@ -19,6 +19,13 @@ from transformers import PreTrainedModel
 
 from lightning_modules.fsdp import checkpoint_decoder_layers, load_from_rank0, shard_model
 from lightning_modules.hf_model import TINY_LLAMA, empty_causal_lm, load_causal_lm
+from lightning_modules.lora import (
+    LoraSettings,
+    dropout_rng,
+    exclude_frozen_base_from_checkpoints,
+    frozen_dtype,
+    with_adapters,
+)
 from lightning_modules.schedules import WarmupConstantLR
 from skillmix.errors import InputError
 
@@ -26,7 +33,7 @@ IGNORE_INDEX = -100
 
 
 class CausalLMModule(LightningModule):
-    """Full fine-tuning of a causal LM with the loss on answer tokens, single device or FSDP2-sharded."""
+    """Full or LoRA fine-tuning of a causal LM with the loss on answer tokens, single device or FSDP2."""
 
     def __init__(
         self,
@@ -34,6 +41,10 @@ class CausalLMModule(LightningModule):
         random_init: bool = False,
         attn_implementation: str = "sdpa",
         activation_checkpointing: bool = False,
+        lora_rank: int = 0,
+        lora_alpha: int | None = None,
+        lora_dropout: float = 0.05,
+        lora_target_modules: list[str] | str = "all-linear",
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable = WarmupConstantLR,
     ) -> None:
@@ -47,6 +58,19 @@ class CausalLMModule(LightningModule):
             attn_implementation: Attention kernel passed to transformers ("sdpa", "eager", ...).
             activation_checkpointing: Recompute each decoder layer's activations in the backward pass
                 (saves most activation memory for ~1/3 more compute).
+            lora_rank: 0 (default, the paper's recipe): full fine-tuning. > 0: LoRA through `peft`, adapters
+                of this rank are the only weights that train; the frozen base stays bf16 under bf16
+                precision, and checkpoints hold the adapters and their optimizer state, not the base (except
+                with `random_init`, where the base has no other copy). 16 is a common choice (LoRA-vs-full
+                studies use 16-256: higher ranks learn more, at little memory).
+            lora_alpha: Adapter updates are scaled by alpha / rank. Default: 2 x rank, the scaling of
+                Biderman et al. 2024 ("LoRA learns less and forgets less"), so a new rank keeps the step size.
+            lora_dropout: Dropout on the adapters' input; 0.05 is QLoRA's value for 7B-13B models (Dettmers
+                et al. 2023). Its masks are seeded per step, so a resumed run draws the same ones.
+            lora_target_modules: Modules that get adapters: "all-linear" (default: every linear layer of the
+                decoder, attention and MLP, not the output head; QLoRA and Biderman et al. found adapting
+                attention alone learns markedly less) or names such as [q_proj, v_proj]. LoRA wants a ~10x
+                higher learning rate than full fine-tuning: the LoRA configs use 2e-4, the paper 2e-5.
             optimizer: Optimizer factory, called with the parameters (e.g. `torch.optim.Adam` with `lr`).
             scheduler: LR scheduler factory, called with the optimizer and stepped once per optimizer step.
         """
@@ -57,6 +81,9 @@ class CausalLMModule(LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.model: PreTrainedModel | None = None
+        self.lora = LoraSettings.from_hparams(self.hparams)
+        if self.lora is not None and not random_init:
+            exclude_frozen_base_from_checkpoints(self)
         self.val_loss = MeanMetric()
         self._step_stats: Tensor | None = None
         self._global_targets: Tensor | None = None
@@ -74,15 +101,17 @@ class CausalLMModule(LightningModule):
                 "most updates round to zero. Use precision 'bf16-mixed' (fp32 master weights, bf16 compute)."
             )
         hp = self.hparams
+        base_dtype = frozen_dtype(precision) if self.lora is not None else torch.float32
         load = partial(
             load_causal_lm,
             hp["model_name_or_path"],
             random_init=hp["random_init"],
             attn_implementation=hp["attn_implementation"],
+            dtype=base_dtype,
         )
         mesh = self.device_mesh
         if mesh is None:
-            model = load()
+            model = with_adapters(load(), self.lora, base_dtype)
             if hp["activation_checkpointing"]:
                 checkpoint_decoder_layers(model)
             self.model = model
@@ -95,13 +124,16 @@ class CausalLMModule(LightningModule):
         # Every rank shards an empty skeleton; only rank 0 loads the full weights (one copy in host memory)
         # and broadcasts each rank its shards.
         data_parallel = mesh["data_parallel"]
-        model = empty_causal_lm(hp["model_name_or_path"], hp["attn_implementation"])
+        model = with_adapters(
+            empty_causal_lm(hp["model_name_or_path"], hp["attn_implementation"]), self.lora, base_dtype
+        )
         if hp["activation_checkpointing"]:
             checkpoint_decoder_layers(model)
         shard_model(model, data_parallel, self._fsdp_mixed_precision())
         device = self.trainer.strategy.root_device
         model.to_empty(device=device)
-        load_from_rank0(model, load() if data_parallel.get_rank() == 0 else None, device)
+        source = with_adapters(load(), self.lora, base_dtype) if data_parallel.get_rank() == 0 else None
+        load_from_rank0(model, source, device)
         self.model = model
 
     def _fsdp_mixed_precision(self) -> MixedPrecisionPolicy:
@@ -124,7 +156,8 @@ class CausalLMModule(LightningModule):
         return loss_sum, (targets != IGNORE_INDEX).sum()
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        loss_sum, targets = self.summed_token_loss(batch)
+        with dropout_rng(self.lora, self.global_step, batch_idx, self.global_rank, self.device):
+            loss_sum, targets = self.summed_token_loss(batch)
         # The loss is the mean over every target token of the global batch (all micro-batches of the step on
         # all ranks). Lightning divides the returned loss by accumulate_grad_batches and FSDP averages
         # gradients over ranks; multiplying by both makes the gradient exactly d(global token mean)/dθ.
@@ -165,7 +198,7 @@ class CausalLMModule(LightningModule):
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         assert self.model is not None, "configure_model() builds the model"
-        optimizer = self.optimizer_factory(self.model.parameters())
+        optimizer = self.optimizer_factory([p for p in self.model.parameters() if p.requires_grad])
         scheduler = self.scheduler_factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

@@ -12,6 +12,7 @@ from torch.distributed.checkpoint import load as dcp_load
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from lightning_modules.hf_model import load_config
+from lightning_modules.lora import lora_export_model
 from skillmix.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def export(
     output_dir: str,
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16",
     model_name_or_path: str | None = None,
+    lora_format: Literal["merged", "adapter"] = "merged",
 ) -> Path:
     """Export a checkpoint of `cli.py fit` to a Hugging Face model directory.
 
@@ -40,6 +42,10 @@ def export(
             and is the dtype the paper's base models ship in.
         model_name_or_path: Model whose architecture, tokenizer, chat template and generation config go
             with the weights. Default: the one recorded in the checkpoint (`model.model_name_or_path`).
+        lora_format: For a LoRA checkpoint: "merged" (default) writes a plain model with the adapters merged
+            into the base weights, what vLLM and `evaluate` load; "adapter" writes the adapter alone
+            (`adapter_config.json`, `adapter_model.safetensors`) for `PeftModel.from_pretrained(base, DIR)`,
+            the base being `model_name_or_path`.
     """
     checkpoint = Path(ckpt_path)
     if not checkpoint.exists():
@@ -53,11 +59,16 @@ def export(
         raise InputError(f"{checkpoint} records no `model_name_or_path`; pass --model_name_or_path")
 
     torch_dtype = getattr(torch, dtype)
-    weights = {name.removeprefix(_MODEL_PREFIX): value.to(torch_dtype) for name, value in state_dict.items()}
-    config = load_config(source, hparams.get("attn_implementation", "sdpa"))
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
-    model.load_state_dict(weights, strict=True, assign=True)
+    if hparams.get("lora_rank") or lora_format != "merged":
+        model = lora_export_model(checkpoint, hparams, state_dict, source, lora_format).to(torch_dtype)
+    else:
+        weights = {
+            name.removeprefix(_MODEL_PREFIX): value.to(torch_dtype) for name, value in state_dict.items()
+        }
+        config = load_config(source, hparams.get("attn_implementation", "sdpa"))
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+        model.load_state_dict(weights, strict=True, assign=True)
     model.tie_weights()
     model.generation_config = _generation_config(source, model.generation_config)
 
@@ -69,7 +80,7 @@ def export(
         log.warning("the tokenizer of %s has no chat template: chat endpoints cannot format prompts", source)
 
     out = Path(output_dir)
-    model.save_pretrained(out)
+    model.save_pretrained(str(out))
     tokenizer.save_pretrained(out)
     log.info("exported %s (%s, %s) to %s", checkpoint, source, dtype, out)
     return out

@@ -22,11 +22,16 @@ def load_config(model_name_or_path: str, attn_implementation: str = "sdpa") -> P
 
 
 def load_causal_lm(
-    model_name_or_path: str, *, random_init: bool = False, attn_implementation: str = "sdpa"
+    model_name_or_path: str,
+    *,
+    random_init: bool = False,
+    attn_implementation: str = "sdpa",
+    dtype: torch.dtype = torch.float32,
 ) -> PreTrainedModel:
     """The model with real fp32 weights on CPU: pretrained, or freshly initialised from the config.
 
-    fp32 because these are the master weights the optimizer updates (bf16 happens in the forward pass).
+    fp32 because these are the master weights the optimizer updates (bf16 happens in the forward pass);
+    `dtype` bf16 only for a base that nothing updates (LoRA's), loaded at half the host memory.
     This is the only function that loads weights; how they reach sharded devices is `fsdp.py`'s concern.
 
     Args:
@@ -34,10 +39,11 @@ def load_causal_lm(
         random_init: Build from `config.json` with fresh random weights (seeded by the caller) instead of
             loading them; what the offline default does, as its model ships no weights.
         attn_implementation: Attention kernel, e.g. "sdpa" (PyTorch scaled dot-product attention).
+        dtype: Data type of the weights.
     """
     if random_init:
         config = load_config(model_name_or_path, attn_implementation)
-        return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        return AutoModelForCausalLM.from_config(config, dtype=dtype)
     local = Path(model_name_or_path)
     if local.is_dir() and not any(local.glob("*.safetensors")) and not any(local.glob("*.bin")):
         raise InputError(
@@ -45,7 +51,7 @@ def load_causal_lm(
             "architecture from randomly initialised weights"
         )
     return AutoModelForCausalLM.from_pretrained(
-        model_name_or_path, dtype=torch.float32, attn_implementation=attn_implementation
+        model_name_or_path, dtype=dtype, attn_implementation=attn_implementation
     )
 
 

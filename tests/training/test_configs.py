@@ -14,7 +14,9 @@ ALL_CONFIGS = sorted(CONFIGS.rglob("*.yaml"))
 FRAGMENTS = {"eval"}  # added after a training config (`--config TRAINING --config FRAGMENT`)
 COMMANDS = {"generate": "generate"}  # folder -> the project command the config belongs to
 TRAINING_CONFIGS = [p for p in ALL_CONFIGS if p.parent.name not in FRAGMENTS | COMMANDS.keys()]
-PAPER_CONFIGS = [p for p in TRAINING_CONFIGS if p.parent != CONFIGS]
+RECIPES = [p for p in TRAINING_CONFIGS if p.parent != CONFIGS]
+PAPER_CONFIGS = [p for p in RECIPES if p.name.startswith("skillmix_")]
+LORA_CONFIGS = [p for p in RECIPES if p.name == "lora_1gpu.yaml"]
 
 
 def resolved_config(capsys: pytest.CaptureFixture[str], *args: str, command: str = "fit") -> dict:
@@ -101,3 +103,38 @@ def test_fit_help_documents_the_module_arguments(capsys: pytest.CaptureFixture[s
     help_text = capsys.readouterr().out
     assert "Initialise the weights from the config" in help_text
     assert "--model.activation_checkpointing" in help_text
+    assert "--model.lora_rank" in help_text and "Biderman et al. 2024" in help_text
+
+
+def test_every_model_has_a_lora_recipe():
+    assert {p.parent for p in LORA_CONFIGS} == {p.parent for p in PAPER_CONFIGS}
+    assert set(RECIPES) == set(PAPER_CONFIGS) | set(LORA_CONFIGS)
+
+
+@pytest.mark.parametrize("path", LORA_CONFIGS, ids=lambda p: p.parent.name)
+def test_lora_recipe_is_the_papers_data_and_steps_on_one_gpu(path: Path, capsys: pytest.CaptureFixture[str]):
+    config = resolved_config(capsys, "--config", str(path))
+    trainer, model, data = config["trainer"], config["model"], config["data"]
+    paper = resolved_config(capsys, "--config", str(path.parent / "skillmix_d123.yaml"))
+    assert trainer["devices"] == 1 and trainer["strategy"] == "auto"
+    assert data["batch_size"] * trainer["accumulate_grad_batches"] == 64
+    assert trainer["max_steps"] == paper["trainer"]["max_steps"] == 4000
+    assert trainer["precision"] == "bf16-mixed"
+    assert data["max_length"] == 1024
+    assert data["train_files"] == paper["data"]["train_files"]
+    assert model["model_name_or_path"] == paper["model"]["model_name_or_path"]
+    assert model["activation_checkpointing"] is True
+    assert (model["lora_rank"], model["lora_alpha"], model["lora_target_modules"]) == (16, 32, "all-linear")
+    assert model["optimizer"]["init_args"]["lr"] == 2e-4
+    assert model["scheduler"]["init_args"]["warmup_steps"] == 64
+    header = path.read_text()
+    assert f"python cli.py fit --config configs/{path.parent.name}/{path.name}" in header
+    assert all(f"{size} GB card" in header for size in (24, 48, 80))
+
+
+def test_lora_tiny_is_the_offline_default_with_lora(capsys: pytest.CaptureFixture[str]):
+    config = resolved_config(capsys, "--config", str(CONFIGS / "lora_tiny.yaml"))
+    default = resolved_config(capsys)
+    assert config["model"]["lora_rank"] > 0 and default["model"]["lora_rank"] == 0
+    assert config["model"]["model_name_or_path"] == default["model"]["model_name_or_path"]
+    assert config["trainer"]["accelerator"] == "cpu" and config["model"]["random_init"] is True

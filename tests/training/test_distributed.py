@@ -9,6 +9,7 @@ import pytest
 import torch
 from lightning.fabric.utilities.load import _load_distributed_checkpoint
 from safetensors.torch import load_file
+from torch.distributed.checkpoint import FileSystemReader
 from transformers import AutoModelForCausalLM
 
 from cli import main
@@ -59,3 +60,36 @@ def test_two_process_fsdp2_fit_matches_one_process_and_writes_a_sharded_checkpoi
     model = AutoModelForCausalLM.from_pretrained(exported)
     logits = model(input_ids=torch.tensor([[1, 5, 9, 13]])).logits
     assert logits.shape == (1, 4, model.config.vocab_size) and torch.isfinite(logits).all()
+
+
+@pytest.mark.slow
+def test_two_process_fsdp2_lora_fit_shards_the_adapters_and_checkpoints_only_them(
+    tmp_path: Path, pretrained_tiny_dir: Path
+):
+    config = small_fit_config(tmp_path, checkpoint_every=3, max_steps=3)
+    run_cli_on_two_processes(
+        "fit", "--config", str(config),
+        "--model.model_name_or_path", str(pretrained_tiny_dir), "--model.random_init", "false",
+        "--model.lora_rank", "4", "--model.activation_checkpointing", "true",
+    )  # fmt: skip
+
+    losses = logged_steps(tmp_path / "version_0" / "metrics.csv", "train/loss")
+    assert sorted(losses) == [0, 1, 2] and all(math.isfinite(v) for v in losses.values())
+    checkpoint = tmp_path / "checkpoints" / "step3.ckpt"
+    saved = FileSystemReader(checkpoint).read_metadata().state_dict_metadata
+    weights = {
+        key.removeprefix("state_dict."): item for key, item in saved.items() if key.startswith("state_dict.")
+    }
+    assert len(weights) == 2 * 7 * 2 and all(".lora_A." in k or ".lora_B." in k for k in weights)
+    # each adapter was sharded with its layer: one piece per rank
+    assert all(len(item.chunks) == 2 for item in weights.values())
+    moments = [key for key in saved if key.startswith("optimizer_0.state.") and key.endswith(".exp_avg")]
+    assert len(moments) == len(weights)
+
+    exported = tmp_path / "hf"
+    main(["export", "--ckpt_path", str(checkpoint), "--output_dir", str(exported), "--dtype", "float32"])
+    merged = load_file(exported / "model.safetensors")
+    base = load_file(pretrained_tiny_dir / "model.safetensors")
+    assert merged.keys() == base.keys()
+    changed = [name for name in base if not torch.equal(merged[name], base[name])]
+    assert changed and all(name.endswith("proj.weight") for name in changed)

@@ -77,6 +77,19 @@ def make_batch(
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
 
 
+def build_pretrained_tiny_dir(root: Path, seed: int = 0) -> Path:
+    """The bundled tiny Llama with seeded random weights saved by `save_pretrained`, beside its tokenizer:
+    a stand-in for a hub model (weights to load, so a LoRA run keeps its base out of checkpoints)."""
+    from transformers import AutoTokenizer
+
+    from lightning_modules.hf_model import TINY_LLAMA, load_causal_lm
+
+    torch.manual_seed(seed)
+    load_causal_lm(TINY_LLAMA, random_init=True).save_pretrained(root)
+    AutoTokenizer.from_pretrained(TINY_LLAMA).save_pretrained(root)
+    return root
+
+
 def small_fit_config(root: Path, checkpoint_every: int, max_steps: int) -> Path:
     """configs/default.yaml, shortened and writing under `root`, with a checkpoint every few steps."""
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
