@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from lightning_modules.attention import generation_attention
+
 Conversation = list[dict[str, str]]
 
 
@@ -100,7 +102,8 @@ class BatchGenerator:
             attention_mask[row, width - len(ids) :] = 1
         sampled = self.sampling.temperature > 0
         devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
+        # explicit SDPA kernels: the pad rows of left-padded prompts are fully masked (attention.py)
+        with torch.random.fork_rng(devices=devices), generation_attention():
             torch.manual_seed(seed)
             output = self.model.generate(  # type: ignore[operator]  # transformers' annotation
                 input_ids=input_ids.to(self.device),
