@@ -194,7 +194,8 @@ class CausalLMModule(LightningModule):
         clipping computed, instead of computing it a second time. Runs once per optimizer step."""
         assert self.model is not None
         parameters = [p for p in self.model.parameters() if p.grad is not None]
-        norm = torch.nn.utils.get_total_norm([p.grad for p in parameters], norm_type=2.0)
+        grads = [p.grad for p in parameters if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
         if isinstance(norm, DTensor):  # sharded gradients: the norm over every rank's shards
             norm = norm.full_tensor()
         if gradient_clip_val and gradient_clip_algorithm in (None, GradClipAlgorithmType.NORM):

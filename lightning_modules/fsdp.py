@@ -57,6 +57,7 @@ def load_on_rank0_first(load: Callable[[], PreTrainedModel], group: RankGroup) -
     and a failure on rank 0 stops every rank at once with its reason instead of a hang until the timeout.
     """
     model: PreTrainedModel | None = None
+    failure: str
     if not group.is_main:
         failure = group.from_main(None)
     else:

@@ -219,7 +219,8 @@ def test_activation_checkpointing_every_n_layers_wraps_one_in_n(tiny_model_dir, 
     for every, wrapped in ((1, [0, 1, 2, 3]), (2, [0, 2]), (3, [0, 3])):
         module = built_module(deeper, activation_checkpointing=True, activation_checkpointing_every=every)
         layers = module.model.model.layers
-        assert [i for i, layer in enumerate(layers) if hasattr(layer, "_checkpoint_wrapped_module")] == wrapped
+        checkpointed = [i for i, layer in enumerate(layers) if hasattr(layer, "_checkpoint_wrapped_module")]
+        assert checkpointed == wrapped
         loss_sum, _ = module.summed_token_loss(batch)
         loss_sum.backward()
         named = module.named_parameters()

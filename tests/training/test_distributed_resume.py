@@ -6,11 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
+from lightning.fabric.utilities.load import _load_distributed_checkpoint
 
 from cli import main
+from lightning_modules.export import read_checkpoint
 from tests.training.tiny import logged_steps, small_fit_config
 from tests.two_processes import run_cli_on_two_processes
 
+# three 2-process runs and one single one: under a minute and a half on 2 idle cores, more on loaded ones
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 STEPS = 4
 # 2 ranks x 2 examples make the same rows of batches as 1 process x 4 (the sampler cuts rows of 4 either way)
 TWO_RANKS = ("--data.batch_size", "2", "--trainer.gradient_clip_val", "1.0")
@@ -24,7 +30,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_cli_on_two_processes("fit", "--config", str(config), *TWO_RANKS)
 
     resumed = tmp_path_factory.mktemp("resumed")
-    config = small_fit_config(resumed, checkpoint_every=STEPS // 2, max_steps=STEPS // 2)
+    config = keep_newest_full_checkpoint(
+        small_fit_config(resumed, checkpoint_every=STEPS // 2, max_steps=STEPS // 2)
+    )
     run_cli_on_two_processes("fit", "--config", str(config), *TWO_RANKS)
     resume = ("--trainer.max_steps", str(STEPS), "--ckpt_path", "last")
     run_cli_on_two_processes("fit", "--config", str(config), *TWO_RANKS, *resume)
@@ -41,11 +49,21 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"straight": straight, "resumed": resumed, "single": single}
 
 
+def keep_newest_full_checkpoint(config: Path) -> Path:
+    """The paper configs' full-state checkpointing: the newest one kept, `last` a link to it."""
+    document = yaml.safe_load(config.read_text())
+    (checkpoint,) = document["trainer"]["callbacks"]
+    checkpoint["init_args"].update(
+        filename="full-step{step}", monitor="step", mode="max", save_top_k=1, save_last="link"
+    )
+    config.write_text(yaml.safe_dump(document))
+    return config
+
+
 def metrics(run: Path, column: str, version: int = 0) -> dict[int, float]:
     return logged_steps(run / f"version_{version}" / "metrics.csv", column)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("column", "rel"), [("train/loss", 1e-5), ("train/grad_norm", 1e-4), ("train/lr", 0)]
 )
@@ -55,11 +73,23 @@ def test_two_ranks_log_what_one_process_logs_on_the_same_global_batches(runs, co
     assert two_ranks == pytest.approx(one_process, rel=rel)
 
 
-@pytest.mark.slow
 def test_sharded_fit_resumed_from_last_logs_the_straight_runs_losses(runs):
-    checkpoint = runs["resumed"] / "checkpoints" / "last.ckpt"
-    assert checkpoint.is_dir() and (checkpoint / "meta.pt").is_file()  # a sharded checkpoint
+    folder = runs["resumed"] / "checkpoints"
+    assert {p.name for p in folder.iterdir()} == {"full-step4.ckpt", "last.ckpt"}  # step 2's was removed
+    last = folder / "last.ckpt"
+    assert last.is_symlink() and last.resolve() == (folder / "full-step4.ckpt").resolve()
+    assert (last / "meta.pt").is_file()  # a sharded checkpoint
     first, second = metrics(runs["resumed"], "train/loss"), metrics(runs["resumed"], "train/loss", version=1)
     assert sorted(first) == [0, 1] and sorted(second) == [2, 3]
     straight = metrics(runs["straight"], "train/loss")
     assert {**first, **second} == pytest.approx(straight, rel=1e-5)
+
+
+def test_sharded_checkpoint_reads_straight_into_the_export_dtype(runs):
+    checkpoint = runs["straight"] / "checkpoints" / f"step{STEPS}.ckpt"
+    consolidated = _load_distributed_checkpoint(checkpoint)["state_dict"]
+    _, weights, _ = read_checkpoint(checkpoint, torch.bfloat16)
+    assert weights.keys() == consolidated.keys()
+    for name, tensor in consolidated.items():
+        assert weights[name].dtype == torch.bfloat16
+        assert torch.equal(weights[name], tensor.to(torch.bfloat16)), name
