@@ -171,10 +171,15 @@ class CausalLMModule(LightningModule):
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             dist.all_reduce(stats, op=dist.ReduceOp.SUM)
         loss_sum, real_tokens, target_tokens = stats
+        # One copy to the host per optimizer step: the progress bar reads the loss after every micro-batch,
+        # which for a device tensor would be a synchronisation each time.
+        loss, real_tokens, target_tokens = torch.stack(
+            [loss_sum / self._global_targets, real_tokens, target_tokens]
+        ).cpu()
         now = time.perf_counter()
         elapsed = max(now - self._last_step_end, 1e-9)
         self._last_step_end = now
-        self.log("train/loss", loss_sum / self._global_targets, prog_bar=True)
+        self.log("train/loss", loss, prog_bar=True)
         self.log_dict(
             {
                 # a host tensor: a Python float would be copied to the device (a synchronisation) to be logged
