@@ -11,6 +11,7 @@ from torch.utils.data import Dataset as TorchDataset
 
 from datamodules.batch_sampler import IndexWithStepTokens
 from datamodules.chat_tokenization import IGNORE_INDEX
+from skillmix.errors import InputError
 
 
 class WindowedExamples(TorchDataset):
@@ -45,7 +46,7 @@ class PaddingCollator:
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         longest = max(len(example["input_ids"]) for example in examples)
         if self.pad_to is not None and longest > self.pad_to:
-            raise ValueError(f"an example of {longest} tokens does not fit pad_to={self.pad_to}")
+            raise InputError(f"an example of {longest} tokens does not fit pad_to={self.pad_to}")
         width = longest if self.pad_to is None else self.pad_to
         input_ids = torch.full((len(examples), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)

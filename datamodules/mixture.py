@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from skillmix.errors import InputError
+
 
 @dataclass(frozen=True)
 class DataSource:
@@ -62,18 +64,18 @@ def draw_mixture(
 ) -> Mixture:
     """Pick training and validation positions in the pool of `sum(source_sizes) + text_size` examples."""
     if len(source_sizes) != len(sources):
-        raise ValueError("one size per source is needed")
+        raise InputError("one size per source is needed")
     if not 0.0 <= text_ratio < 1.0:
-        raise ValueError(f"text_ratio must be in [0, 1), got {text_ratio}")
+        raise InputError(f"text_ratio must be in [0, 1), got {text_ratio}")
     if text_ratio > 0 and text_size == 0:
-        raise ValueError("text_ratio > 0 needs a text corpus with at least one chunk")
+        raise InputError("text_ratio > 0 needs a text corpus with at least one chunk")
     skillmix_size = sum(source_sizes)
     if skillmix_size == 0:
-        raise ValueError(
+        raise InputError(
             "no usable SKILL-MIX examples: every one was dropped by the length cap or the files are empty"
         )
     if not 0 <= val_examples < skillmix_size:
-        raise ValueError(f"val_examples must be in [0, {skillmix_size}) for {skillmix_size} usable examples")
+        raise InputError(f"val_examples must be in [0, {skillmix_size}) for {skillmix_size} usable examples")
     generator = torch.Generator().manual_seed(seed)
     held_out = set(torch.randperm(skillmix_size, generator=generator)[:val_examples].tolist())
 
@@ -81,17 +83,17 @@ def draw_mixture(
     for size, source in zip(source_sizes, sources, strict=True):
         available = [position for position in range(start, start + size) if position not in held_out]
         if (source.count is not None and source.count < 0) or source.weight < 0:
-            raise ValueError(f"count and weight must be >= 0, got {source}")
+            raise InputError(f"count and weight must be >= 0, got {source}")
         n = source.count if source.count is not None else round(source.weight * len(available))
         train += _draw(available, n, generator)
         train_per_source.append(n)
         start += size
     if subsample is not None:
         if not 0 < subsample <= len(train):
-            raise ValueError(f"subsample must be in [1, {len(train)}] (the mixed examples), got {subsample}")
+            raise InputError(f"subsample must be in [1, {len(train)}] (the mixed examples), got {subsample}")
         train = sorted(train[i] for i in torch.randperm(len(train), generator=generator)[:subsample].tolist())
     if not train:
-        raise ValueError("the mixture holds no training examples; check counts and weights")
+        raise InputError("the mixture holds no training examples; check counts and weights")
 
     text = round(text_ratio / (1.0 - text_ratio) * len(train))
     train += _draw(range(skillmix_size, skillmix_size + text_size), text, generator)

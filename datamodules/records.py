@@ -8,12 +8,12 @@ how to fix it, because these files come from long generation runs and hand edits
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from skillmix.errors import InputError
+from skillmix.jsonl import read_jsonl
 
 EXPECTED_ROLES = ("user", "assistant", "user", "assistant")
 STRING_FIELDS = ("id", "topic", "teacher", "source")
@@ -89,22 +89,7 @@ def _json_lines(path: Path) -> list[tuple[int, Any]]:
     """(line number, parsed value) for every non-blank line."""
     if not path.is_file():
         raise DataFileError(f"{path}: no such file. Fix: check the path (relative paths start at the cwd)")
-    parsed = []
-    with path.open(encoding="utf-8") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                parsed.append((line_number, json.loads(line)))
-            except json.JSONDecodeError as error:
-                raise _fail(
-                    path,
-                    line_number,
-                    "<line>",
-                    f"not valid JSON ({error.msg} at column {error.colno})",
-                    "write exactly one JSON object per line",
-                ) from error
-    return parsed
+    return read_jsonl(path, fix="write exactly one JSON object per line", error=DataFileError)
 
 
 def read_skillmix_file(path: str | Path) -> list[SkillMixRecord]:

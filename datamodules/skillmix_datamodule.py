@@ -34,6 +34,7 @@ from datamodules.tokenized_files import (
     tokenize_skillmix_file,
     tokenize_text_corpus,
 )
+from skillmix.errors import InputError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 SAMPLE_DATA = PACKAGE_ROOT / "sample_data" / "skillmix_sample.jsonl"
@@ -95,7 +96,7 @@ class SkillMixDataModule(LightningDataModule):
         """
         super().__init__()
         if truncation not in ("drop", "right") or padding not in ("longest", "max_length"):
-            raise ValueError(f"unknown truncation {truncation!r} or padding {padding!r}")
+            raise InputError(f"unknown truncation {truncation!r} or padding {padding!r}")
         if text_corpus is not None and text_ratio == 0.0:
             rank_zero_warn(f"text_corpus {text_corpus} is given but text_ratio is 0, so it is not used")
         self.save_hyperparameters()

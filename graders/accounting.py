@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from graders.interface import Usage
+from skillmix.errors import InputError
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Budget:
 
     def __init__(self, limit_usd: float) -> None:
         if limit_usd <= 0:
-            raise ValueError(f"budget must be positive, got {limit_usd}")
+            raise InputError(f"budget must be positive, got {limit_usd}")
         self.limit_usd = limit_usd
         self.spent_usd = 0.0
         self.reserved_usd = 0.0

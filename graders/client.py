@@ -113,7 +113,7 @@ class ModelClient:
         rng: random.Random | None = None,
     ) -> None:
         if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+            raise InputError(f"concurrency must be at least 1, got {concurrency}")
         self.backend = backend
         self.cache = cache if cache_mode != CacheMode.OFF else None
         self.cache_mode = cache_mode
@@ -122,7 +122,7 @@ class ModelClient:
         self.prices = prices or PriceTable()
         self.price = self.prices.lookup(backend.model)
         if budget_usd is not None and self.price is None:
-            raise ValueError(
+            raise InputError(
                 f"a budget needs a price for model {backend.model!r}; add it with a price file "
                 "(see docs/graders.md) or drop the budget"
             )

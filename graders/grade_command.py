@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graders.batch.jobs import collect_batches, submit_batches
+from graders.grade_loop import grade_and_write
 from graders.progress import RichProgress
 from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader
 from skillmix.answers import extract_answer
 from skillmix.catalog import Catalog, load_catalog
 from skillmix.errors import InputError
+from skillmix.jsonl import JsonlAppender, iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,6 @@ def grade(
     catalog = load_catalog(skills_csv, topics_txt)
     sources = read_records(records, catalog)
     output = output or records.with_name(f"{records.stem}.graded-by-{_slug(settings)}.jsonl")
-    _drop_partial_last_line(output)
     done = _identities(output)
     todo = [s for s in sources if record_identity(s.record) not in done]
     log.info(
@@ -133,46 +134,30 @@ async def _write_gradings(
     todo: Sequence[SourceRecord], source_path: Path, output: Path, grader: SkillMixGrader
 ) -> None:
     errors_path = output.with_suffix(".errors.jsonl")
-    failed = 0
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("a", encoding="utf-8") as out, errors_path.open("w", encoding="utf-8") as errors:
-        async for index, rounds in grader.grade_as_completed([s.item for s in todo]):
-            source = todo[index]
-            record = {
-                **source.record,
-                "gradings": [r.to_record() for r in rounds],
-                "grading_config": grader.config,
-                "regraded_from": f"{source_path}:{source.line}",
-            }
-            target = errors if any(r.error is not None for r in rounds) else out
-            failed += target is errors
-            target.write(json.dumps(record, ensure_ascii=False) + "\n")
-            target.flush()
-    if failed:
+    errors_path.unlink(missing_ok=True)
+    errors = JsonlAppender(errors_path)
+    outcome = await grade_and_write(
+        grader,
+        [s.item for s in todo],
+        [s.record for s in todo],
+        JsonlAppender(output).append,
+        on_failure=errors.append,
+        annotate=lambda index: {"regraded_from": f"{source_path}:{todo[index].line}"},
+    )
+    if outcome.failed:
         log.warning(
             "%d records had failed requests (see %s); run the command again to retry them",
-            failed,
+            outcome.failed,
             errors_path,
         )
-    else:
-        errors_path.unlink()
 
 
 def read_records(path: Path, catalog: Catalog) -> list[SourceRecord]:
     """Every record of a JSONL file, with what grading needs checked; errors name the line and field."""
-    sources = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InputError(
-                    f"{where}: not valid JSON ({error.msg}); each line must be one JSON object"
-                ) from None
-            sources.append(SourceRecord(number, record, _grading_item(record, where, catalog)))
+    sources = [
+        SourceRecord(number, record, _grading_item(record, f"{path}:{number}", catalog))
+        for number, record in iter_jsonl(path, fix="each line must be one JSON object")
+    ]
     if not sources:
         raise InputError(f"{path}: no records to grade")
     return sources
@@ -210,35 +195,7 @@ def _answer(record: dict[str, Any], where: str) -> str:
 
 
 def _identities(output: Path) -> set[str]:
-    if not output.exists():
-        return set()
-    done = set()
-    with output.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    log.warning(
-                        "%s:%d: unreadable line (an interrupted write?); it will be graded again",
-                        output,
-                        number,
-                    )
-                    continue
-                done.add(record_identity(record))
-    return done
-
-
-def _drop_partial_last_line(path: Path) -> None:
-    """Cut a last line that an interrupted run left half-written (records are written one whole line at
-    a time, so only the last can be partial); that record is graded again."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        log.warning("%s: removing a half-written last line; its record will be graded again", path)
-        with path.open("rb+") as file:
-            file.truncate(data.rfind(b"\n") + 1)
+    return {record_identity(record) for _, record in iter_jsonl(output)}
 
 
 def _slug(settings: ClientSettings) -> str:

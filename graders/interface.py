@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Protocol, TypedDict
 
+from skillmix.errors import InputError
+
 
 class Message(TypedDict):
     """One chat turn in the OpenAI wire shape: role is "system", "user" or "assistant"."""
@@ -39,9 +41,9 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be at least 1, got {self.max_tokens}")
+            raise InputError(f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.temperature is not None and self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+            raise InputError(f"temperature must be >= 0, got {self.temperature}")
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)

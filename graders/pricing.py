@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from graders.interface import Usage
+from skillmix.errors import InputError
 
 BATCH_DISCOUNT = 0.5
 
@@ -86,11 +87,11 @@ def _read_price_file(path: Path) -> dict[str, Price]:
     text = path.read_text(encoding="utf-8")
     raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of model id -> {{input: ..., output: ...}}")
+        raise InputError(f"{path}: expected a mapping of model id -> {{input: ..., output: ...}}")
     prices = {}
     for model, entry in raw.items():
         if not isinstance(entry, dict) or set(entry) != {"input", "output"}:
-            raise ValueError(
+            raise InputError(
                 f"{path}: entry {model!r} must have exactly the fields 'input' and 'output' "
                 f"(USD per million tokens), got {entry!r}"
             )

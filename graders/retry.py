@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from graders.interface import BackendError, ErrorKind
+from skillmix.errors import InputError
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -40,7 +41,7 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+            raise InputError(f"max_attempts must be at least 1, got {self.max_attempts}")
 
     def backoff(self, retry_number: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry `retry_number` (1-based): "equal jitter" backoff, or the

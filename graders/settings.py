@@ -15,6 +15,7 @@ from graders.interface import Backend
 from graders.pricing import PriceTable
 from graders.progress import RichProgress
 from graders.retry import RetryPolicy
+from skillmix.errors import InputError
 
 Provider = Literal["openai", "openai-compatible", "anthropic", "hf"]
 
@@ -79,7 +80,7 @@ class ClientSettings:
             from graders.backends.huggingface import HuggingFaceBackend
 
             return HuggingFaceBackend(self.model, batch_size=self.hf_batch_size, device=self.device)
-        raise ValueError(
+        raise InputError(
             f"unknown provider {self.provider!r}; choose openai, openai-compatible, anthropic or hf"
         )
 

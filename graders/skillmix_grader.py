@@ -16,7 +16,8 @@ from typing import Any
 from graders.client import GenerateRequest, ModelClient, Sample
 from graders.interface import Message, SamplingParams, Usage
 from skillmix.catalog import Skill
-from skillmix.prompts import render_grading_prompt, rubric_criteria
+from skillmix.errors import InputError, UnknownNameError
+from skillmix.prompts import GRADING_TEMPLATES, render_grading_prompt, rubric_criteria
 from skillmix.rubric import RubricResult, parse_rubric
 
 REFERENCE_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -106,52 +107,41 @@ class GradingSettings:
     max_tokens: int = 1024
     reask: bool = True
 
+    def __post_init__(self) -> None:
+        if self.rounds < 1:
+            raise InputError(f"grading.rounds must be at least 1, got {self.rounds}")
+        if self.template not in GRADING_TEMPLATES:
+            raise UnknownNameError(
+                f"Unknown grading template {self.template!r}; known: {', '.join(GRADING_TEMPLATES)}"
+            )
+
     def build_grader(self, client: ModelClient) -> SkillMixGrader:
-        return SkillMixGrader(
-            client,
-            rounds=self.rounds,
-            template=self.template,
-            temperature=self.temperature,
-            seed=self.seed,
-            max_tokens=self.max_tokens,
-            reask=self.reask,
-        )
+        return SkillMixGrader(client, self)
+
+    @property
+    def params(self) -> SamplingParams:
+        return SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
 
 
 class SkillMixGrader:
-    """Grades SKILL-MIX answers with a grader model, R rounds each.
+    """Grades SKILL-MIX answers with a grader model, `settings.rounds` rounds each.
 
     Args:
         client: The model client that asks the grader model.
-        rounds: Grading rounds per answer (the paper: 3, majority vote per point).
-        template: Grading prompt template in `skillmix.prompts.GRADING_TEMPLATES`.
-        temperature: Sampling temperature of the grader (recorded in the cache key and the run config).
-        seed: Base seed where the provider honours one (round r uses seed + r).
-        max_tokens: Most tokens per grading reply.
+        settings: Rounds, template, grader sampling, re-ask.
         system_prompt: System message; None sends none.
-        reask: Re-ask once when a reply cannot be parsed.
     """
 
     def __init__(
         self,
         client: ModelClient,
+        settings: GradingSettings | None = None,
         *,
-        rounds: int = 3,
-        template: str = "gpt",
-        temperature: float | None = 1.0,
-        seed: int | None = None,
-        max_tokens: int = 1024,
         system_prompt: str | None = REFERENCE_SYSTEM_PROMPT,
-        reask: bool = True,
     ) -> None:
-        if rounds < 1:
-            raise ValueError(f"rounds must be at least 1, got {rounds}")
         self.client = client
-        self.rounds = rounds
-        self.template = template
-        self.params = SamplingParams(max_tokens=max_tokens, temperature=temperature, seed=seed)
+        self.settings = settings or GradingSettings()
         self.system_prompt = system_prompt
-        self.reask = reask
         self.stats = GraderStats()
 
     @property
@@ -159,24 +149,24 @@ class SkillMixGrader:
         """What a record needs to say about how it was graded."""
         return {
             "grader": self.client.identity,
-            "template": self.template,
-            "rounds": self.rounds,
-            "temperature": self.params.temperature,
-            "seed": self.params.seed,
-            "max_tokens": self.params.max_tokens,
+            "template": self.settings.template,
+            "rounds": self.settings.rounds,
+            "temperature": self.settings.params.temperature,
+            "seed": self.settings.params.seed,
+            "max_tokens": self.settings.params.max_tokens,
         }
 
     def request(self, item: GradingItem) -> GenerateRequest:
         """The grading request for all rounds of one answer (also what batch mode submits)."""
-        prompt = render_grading_prompt(item.skills, item.topic, item.answer, template=self.template)
+        prompt = render_grading_prompt(item.skills, item.topic, item.answer, template=self.settings.template)
         messages: list[Message] = [{"role": "user", "content": prompt}]
         if self.system_prompt is not None:
             messages.insert(0, {"role": "system", "content": self.system_prompt})
         return GenerateRequest(
             messages,
-            self.params,
-            sample_indices=tuple(range(self.rounds)),
-            template_version=f"skillmix-grading:{self.template}",
+            self.settings.params,
+            sample_indices=tuple(range(self.settings.rounds)),
+            template_version=f"skillmix-grading:{self.settings.template}",
         )
 
     async def grade(self, item: GradingItem) -> list[GradingRound]:
@@ -186,12 +176,12 @@ class SkillMixGrader:
         parsed = [parse_rubric(s.text, criteria) if s.text is not None else None for s in samples]
         reask = [r for r, result in enumerate(parsed) if result is not None and result.points is None]
         second: dict[int, tuple[Sample, RubricResult]] = {}
-        if self.reask and reask:
-            retry = replace(request, sample_indices=tuple(self.rounds + r for r in reask))
+        if self.settings.reask and reask:
+            retry = replace(request, sample_indices=tuple(self.settings.rounds + r for r in reask))
             for r, sample in zip(reask, await self.client.generate(retry), strict=True):
                 if sample.text is not None:
                     second[r] = (sample, parse_rubric(sample.text, criteria))
-        rounds = [self._round(r, samples[r], parsed[r], second.get(r)) for r in range(self.rounds)]
+        rounds = [self._round(r, samples[r], parsed[r], second.get(r)) for r in range(self.settings.rounds)]
         self._count(rounds)
         return rounds
 

@@ -29,6 +29,7 @@ from lightning_modules.fsdp import (
 from lightning_modules.hf_model import TINY_LLAMA, empty_causal_lm, load_causal_lm
 from lightning_modules.schedules import WarmupConstantLR
 from lightning_modules.skillmix_eval.distributed import RankGroup
+from skillmix.errors import InputError
 
 IGNORE_INDEX = -100
 
@@ -104,7 +105,7 @@ class CausalLMModule(LightningModule):
             self.model = model
             return
         if mesh["tensor_parallel"].size() != 1:
-            raise ValueError(
+            raise InputError(
                 "CausalLMModule shards with FSDP only: set `trainer.strategy.data_parallel_size` to the "
                 "number of processes (devices x nodes) and `tensor_parallel_size: 1` in ModelParallelStrategy"
             )

@@ -43,7 +43,10 @@ def export(
     """
     checkpoint = Path(ckpt_path)
     if not checkpoint.exists():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint}")
+        raise InputError(
+            f"no checkpoint at {checkpoint}. Fix: pass --ckpt_path a `.ckpt` file (or a sharded checkpoint "
+            "folder) that `fit` wrote under its checkpoints folder"
+        )
     torch_dtype = getattr(torch, dtype)
     hparams, state_dict, datamodule_hparams = read_checkpoint(checkpoint, torch_dtype)
     source = model_name_or_path or hparams.get("model_name_or_path")

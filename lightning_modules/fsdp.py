@@ -19,6 +19,7 @@ from transformers import PreTrainedModel
 
 from lightning_modules.hf_model import decoder_layer_types
 from lightning_modules.skillmix_eval.distributed import RankGroup
+from skillmix.errors import InputError
 
 _WRAPPER_PREFIX = "_checkpoint_wrapped_module."
 
@@ -28,7 +29,10 @@ def checkpoint_decoder_layers(model: PreTrainedModel, every: int = 1) -> None:
     backward pass instead of storing them; `every=1` checkpoints them all (torchtitan's layer-selective AC).
     """
     if every < 1:
-        raise ValueError(f"activation checkpointing every {every} layers: use 1 or more")
+        raise InputError(
+            f"model.activation_checkpointing_every is {every}. Fix: 1 (every decoder layer) or more "
+            "(one layer in that many), or set model.activation_checkpointing: false"
+        )
     layer_types = decoder_layer_types(model)
     layers = [module for module in model.modules() if isinstance(module, layer_types)]
     chosen = {id(layer) for position, layer in enumerate(layers) if position % every == 0}

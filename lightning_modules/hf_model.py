@@ -7,6 +7,8 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
+from skillmix.errors import InputError
+
 TINY_LLAMA = str(Path(__file__).resolve().parent / "assets" / "tiny-llama")
 """Config + tokenizer of the project's 2-layer Llama (no weights): the offline default, built from scratch."""
 
@@ -45,7 +47,7 @@ def load_causal_lm(
         return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     local = Path(model_name_or_path)
     if local.is_dir() and not any(local.glob("*.safetensors")) and not any(local.glob("*.bin")):
-        raise FileNotFoundError(
+        raise InputError(
             f"{local} holds no weights (*.safetensors / *.bin); set `model.random_init: true` to train this "
             "architecture from randomly initialised weights"
         )
@@ -68,7 +70,7 @@ def decoder_layer_types(model: PreTrainedModel) -> tuple[type[torch.nn.Module], 
     names = set(model._no_split_modules or ())
     types = tuple({type(module) for module in model.modules() if type(module).__name__ in names})
     if not types:
-        raise ValueError(
+        raise InputError(
             f"{type(model).__name__} declares no decoder layer class in `_no_split_modules`; "
             "FSDP sharding and activation checkpointing need one"
         )

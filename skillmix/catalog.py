@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from skillmix.errors import InputError
+from skillmix.errors import InputError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,9 @@ class Catalog:
                 return skill
         close = [s.name for s in self.skills if s.name.strip().lower() == name.strip().lower()]
         hint = f" Did you mean {close[0]!r}?" if close else " Names are matched exactly, spaces included."
-        raise KeyError(f"Unknown skill {name!r}: not among the {len(self.skills)} catalog skills.{hint}")
+        raise UnknownNameError(
+            f"Unknown skill {name!r}: not among the {len(self.skills)} catalog skills.{hint}"
+        )
 
     def skills_named(self, names: Iterable[str]) -> tuple[Skill, ...]:
         return tuple(self.skill(name) for name in names)
@@ -81,7 +83,7 @@ def canonical_category(category: str) -> str:
     key = " ".join(category.strip().lower().split())
     key = CATEGORY_ALIASES.get(key, key)
     if key not in CATEGORIES:
-        raise ValueError(f"unknown category {category!r}; use one of: {', '.join(CATEGORIES)}")
+        raise InputError(f"unknown category {category!r}; use one of: {', '.join(CATEGORIES)}")
     return key
 
 

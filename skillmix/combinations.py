@@ -11,6 +11,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from skillmix.errors import InputError
+
 
 @dataclass(frozen=True)
 class Combination:
@@ -32,14 +34,20 @@ def sample_combinations(
     the chosen skills' order (the order they appear in in the prompt).
     """
     if len(set(skills)) != len(skills):
-        raise ValueError("the skill pool has duplicate names; pass each skill once")
+        raise InputError("the skill pool has duplicate names; pass each skill once")
     if not 1 <= k <= len(skills):
-        raise ValueError(f"k={k} needs 1 <= k <= {len(skills)} (the size of the skill pool)")
+        raise InputError(
+            f"k={k} needs 1 <= k <= {len(skills)} (the size of the skill pool). Fix: choose k <= "
+            f"{len(skills)}, or a larger pool (another catalog or split)"
+        )
     if not topics:
-        raise ValueError("the topic pool is empty")
+        raise InputError("the topic pool is empty")
     possible = math.comb(len(skills), k) * len(set(topics))
     if n > possible:
-        raise ValueError(f"asked for {n} distinct combinations but only {possible} exist for k={k}")
+        raise InputError(
+            f"asked for {n} distinct combinations but only {possible} exist for k={k}. Fix: ask for at most "
+            f"{possible}, or use a larger skill or topic pool"
+        )
     rng = random.Random(seed)
     pool = list(skills)
     seen: set[tuple[frozenset[str], str]] = set()

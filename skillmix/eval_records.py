@@ -10,12 +10,11 @@ reaches old records too. The callback computes its logged metrics through this s
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from skillmix.errors import InputError
+from skillmix.jsonl import iter_jsonl
 from skillmix.prompts import rubric_criteria_for_names
 from skillmix.records import GradedGeneration, Grading
 from skillmix.rubric import parse_rubric
@@ -76,18 +75,7 @@ def read_eval_output(root: Path) -> list[GradedGeneration]:
 
 
 def read_records_file(path: Path) -> list[GradedGeneration]:
-    return list(_read_lines(path, path.read_text(encoding="utf-8").split("\n")))
-
-
-def _read_lines(path: Path, lines: list[str]) -> Iterable[GradedGeneration]:
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            if number == len(lines):
-                continue  # a last line without its newline: a write cut short, not a record yet
-            raise EvalRecordsError(f"{where}: not valid JSON ({error}). Fix: delete the line.") from None
-        yield graded_generation(record, where)
+    return [
+        graded_generation(record, f"{path}:{number}")
+        for number, record in iter_jsonl(path, fix="delete the line", error=EvalRecordsError)
+    ]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from skillmix.catalog import Skill
+from skillmix.errors import InputError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eigh
 def number_to_words(number: int) -> str:
     """English words for 0..99 ("two", "twenty-one"), as the reference's `inflect` writes them."""
     if not 0 <= number < 100:
-        raise ValueError(f"number_to_words handles 0..99, got {number}")
+        raise InputError(f"number_to_words handles 0..99, got {number}")
     if number < 20:
         return _ONES[number]
     tens, ones = divmod(number, 10)
@@ -108,7 +109,7 @@ def number_to_words(number: int) -> str:
 def sentence_limit(k: int) -> int:
     """At most max(1, k-1) sentences for k skills."""
     if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+        raise InputError(f"k must be at least 1, got {k}")
     return max(1, k - 1)
 
 
@@ -143,7 +144,9 @@ def render_generation_turn2(k: int, template: str = "default") -> str:
 def render_grading_prompt(skills: Sequence[Skill], topic: str, answer: str, template: str = "gpt") -> str:
     """The grader's prompt for `answer` (the extracted text, see `skillmix.answers.extract_answer`)."""
     if template not in GRADING_TEMPLATES:
-        raise KeyError(f"Unknown grading template {template!r}; known: {', '.join(GRADING_TEMPLATES)}")
+        raise UnknownNameError(
+            f"Unknown grading template {template!r}; known: {', '.join(GRADING_TEMPLATES)}"
+        )
     return GRADING_TEMPLATES[template].format(
         **_skill_fields(skills, topic),
         student_answer=answer,
@@ -153,13 +156,15 @@ def render_grading_prompt(skills: Sequence[Skill], topic: str, answer: str, temp
 
 def _generation_template(name: str) -> GenerationTemplate:
     if name not in GENERATION_TEMPLATES:
-        raise KeyError(f"Unknown generation template {name!r}; known: {', '.join(GENERATION_TEMPLATES)}")
+        raise UnknownNameError(
+            f"Unknown generation template {name!r}; known: {', '.join(GENERATION_TEMPLATES)}"
+        )
     return GENERATION_TEMPLATES[name]
 
 
 def _skill_fields(skills: Sequence[Skill], topic: str) -> dict[str, str]:
     if not skills:
-        raise ValueError("a SKILL-MIX prompt needs at least one skill")
+        raise InputError("a SKILL-MIX prompt needs at least one skill")
     return {
         "topic": topic,
         "skills_str": ", ".join(skill.name for skill in skills),

@@ -49,7 +49,7 @@ class Splits:
             return heldout
         if setting == "all":
             return train + heldout
-        raise ValueError(f"unknown setting {setting!r}; use one of: {', '.join(SETTINGS)}")
+        raise InputError(f"unknown setting {setting!r}; use one of: {', '.join(SETTINGS)}")
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -107,7 +107,7 @@ def make_splits(
     heldout_skills = tuple(skill.name for skill in catalog.skills if skill.category not in wanted)
     if not train_skills or not heldout_skills:
         side = "training" if not train_skills else "held-out"
-        raise ValueError(
+        raise InputError(
             f"categories {sorted(wanted)} leave the {side} skill pool empty; choose other categories"
         )
     order = list(range(len(catalog.topics)))

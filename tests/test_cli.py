@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -28,3 +30,40 @@ def test_missing_credentials_name_the_variable_before_any_work(tmp_path: Path) -
     assert "error: OPENAI_API_KEY is not set: export OPENAI_API_KEY=... first." in finished.stderr
     assert "Traceback" not in finished.stderr
     assert not (output / "d2.jsonl").exists()
+
+
+BAD_INPUTS = [
+    (
+        ["generate", "--k", "80", "--n", "5", "--dry_run", "true", "--output_dir", "{tmp}/d"],
+        "k=80 needs 1 <= k <= 69 (the size of the skill pool). Fix: choose k <= 69",
+    ),
+    (
+        ["generate", "--k", "2", "--n", "5", "--grading.template", "v9", "--output_dir", "{tmp}/d"],
+        "Unknown grading template 'v9'; known: gpt, llama",
+    ),
+    (
+        ["export", "--ckpt_path", "{tmp}/none.ckpt", "--output_dir", "{tmp}/x"],
+        "none.ckpt. Fix: pass --ckpt_path",
+    ),
+    (["grade", "{tmp}/none.jsonl"], "none.jsonl: no such file. Fix:"),
+    (["grade", "{tmp}/torn.jsonl"], "torn.jsonl:1: not valid JSON"),
+    (
+        ["fit", "--data.train_files", "[{tmp}/none.jsonl]", "--trainer.max_steps", "1"],
+        "none.jsonl: no such file. Fix: check the path",
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("arguments", "message"), BAD_INPUTS, ids=lambda value: str(value)[:40])
+def test_every_command_reports_bad_input_with_status_2_and_no_traceback(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    (tmp_path / "torn.jsonl").write_text("{broken\n{}\n", encoding="utf-8")
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OPENAI_API_KEY": "sk-test-not-used"}
+    command = [sys.executable, "cli.py", *(a.replace("{tmp}", str(tmp_path)) for a in arguments)]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240, env=environment)
+    assert finished.returncode == 2, finished.stderr[-2000:]
+    assert message in finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert "sk-test-not-used" not in finished.stderr + finished.stdout

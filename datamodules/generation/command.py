@@ -22,7 +22,6 @@ from datamodules.generation.outputs import (
     is_retryable,
     load_outcomes,
     rewrite,
-    write_json,
 )
 from datamodules.generation.pipeline import GenerationPipeline, StopReason
 from datamodules.generation.plan import PlannedGeneration, SkillPool, plan_generations
@@ -41,6 +40,7 @@ from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingSettings, SkillMixGrader
 from skillmix.catalog import load_catalog
 from skillmix.errors import InputError
+from skillmix.jsonl import write_json_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -219,12 +219,9 @@ class _Run:
                 pipeline.calls_made, self._spent(),
             )  # fmt: skip
 
-        try:
-            with GenerationProgress(f"D({self.files.k})", total=len(self.plan)) as progress:
-                progress.show(finished_before, 0, 0, 0, self._spent())
-                return await pipeline.run(todo, sink, concurrency=self.concurrency, max_requests=max_requests)
-        finally:
-            writer.close()
+        with GenerationProgress(f"D({self.files.k})", total=len(self.plan)) as progress:
+            progress.show(finished_before, 0, 0, 0, self._spent())
+            return await pipeline.run(todo, sink, concurrency=self.concurrency, max_requests=max_requests)
 
     def _spent(self) -> str:
         clients = {self.teacher, self.grader.client}
@@ -239,7 +236,7 @@ class _Run:
         summary = data_summary(self.files.k, len(self.plan), records, self.teacher, grader_client)
         summary["last_invocation"] = invocation_summary(stopped, self.teacher, grader_client, extra)
         previous = read_summary(self.files.summary)
-        write_json(self.files.summary, previous | {f"d{self.files.k}": summary})
+        write_json_atomically(self.files.summary, previous | {f"d{self.files.k}": summary})
         logger.info(
             "D(%d): %d of %d planned combinations finished, %d kept (%s); rejects: %s; stopped: %s; "
             "this invocation spent %s",

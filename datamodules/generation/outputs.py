@@ -13,15 +13,14 @@ or in which order concurrent requests happened to finish.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from skillmix.errors import InputError
+from skillmix.jsonl import JsonlAppender, iter_jsonl, write_jsonl_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -67,28 +66,13 @@ def answer_key(answer: str) -> str:
 
 
 def read_records(path: Path) -> list[Record]:
-    """The lines of a JSONL output file. A torn last line (a kill mid-write) is dropped with a warning;
-    a bad line anywhere else is an error."""
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
+    """The lines of a JSONL output file (a torn last line is skipped: the run generates it again)."""
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            if number == len(lines) and not text.endswith("\n"):
-                logger.warning(
-                    "%s:%d: dropping a torn last line (the run was killed mid-write)", path, number
-                )
-                continue
-            raise OutputFileError(
-                f"{path}:{number}: not valid JSON ({error.msg}). Fix: delete that line; the run will "
-                "generate it again (from the response cache)"
-            ) from None
+    for number, record in iter_jsonl(
+        path,
+        fix="delete that line; the run will generate it again (from the response cache)",
+        error=OutputFileError,
+    ):
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise OutputFileError(f"{path}:{number}: a record needs a string 'id'. Fix: delete that line")
         records.append(record)
@@ -131,44 +115,17 @@ def resolve_duplicates(outcomes: Iterable[Record], order: Mapping[str, int]) -> 
 def rewrite(files: OutputFiles, outcomes: Mapping[str, Record], order: Mapping[str, int]) -> list[Record]:
     """Write both JSONL files from `outcomes` (atomically each); returns the resolved records."""
     resolved = resolve_duplicates(outcomes.values(), order)
-    _write_atomically(files.kept, [r for r in resolved if "reason" not in r])
-    _write_atomically(files.rejects, [r for r in resolved if "reason" in r])
+    write_jsonl_atomically(files.kept, [r for r in resolved if "reason" not in r])
+    write_jsonl_atomically(files.rejects, [r for r in resolved if "reason" in r])
     return resolved
 
 
-def _write_atomically(path: Path, records: list[Record]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.writelines(json_line(record) for record in records)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def json_line(record: Record) -> str:
-    return json.dumps(record, ensure_ascii=False) + "\n"
-
-
 class AppendingWriter:
-    """Appends each finished combination to the kept or rejects file and flushes it at once."""
+    """Appends each finished combination to the kept or rejects file, durably."""
 
     def __init__(self, files: OutputFiles) -> None:
-        self._kept = files.kept.open("a", encoding="utf-8")
-        self._rejects = files.rejects.open("a", encoding="utf-8")
+        self._kept = JsonlAppender(files.kept)
+        self._rejects = JsonlAppender(files.rejects)
 
     def write(self, record: Record) -> None:
-        handle = self._rejects if "reason" in record else self._kept
-        handle.write(json_line(record))
-        handle.flush()
-
-    def close(self) -> None:
-        self._kept.close()
-        self._rejects.close()
-
-
-def write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+        (self._rejects if "reason" in record else self._kept).append(record)

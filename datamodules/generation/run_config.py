@@ -13,9 +13,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from datamodules.generation.outputs import OutputFiles, write_json
+from datamodules.generation.outputs import OutputFiles
 from skillmix.catalog import Catalog
 from skillmix.errors import InputError
+from skillmix.jsonl import write_json_atomically
 from skillmix.splits import Splits, SplitsError, make_splits
 
 
@@ -86,4 +87,4 @@ def check_resumable(files: OutputFiles, identity: dict[str, Any]) -> None:
 
 
 def save_run_config(files: OutputFiles, identity: dict[str, Any], n: int) -> None:
-    write_json(files.run_config, {"identity": identity, "n": n})
+    write_json_atomically(files.run_config, {"identity": identity, "n": n})

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from graders.chat_generation import ChatGenerator
 from graders.interface import Completion, Message, SamplingParams, Usage
+from skillmix.errors import InputError
 
 
 @dataclass
@@ -53,7 +55,7 @@ class HuggingFaceBackend:
         self.max_samples_per_call = max_samples_per_call
         self.tokenizer = AutoTokenizer.from_pretrained(model)
         if self.tokenizer.chat_template is None:
-            raise ValueError(f"{model}: the tokenizer has no chat template; pick a chat model")
+            raise InputError(f"{model}: the tokenizer has no chat template; pick a chat model")
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
@@ -61,6 +63,7 @@ class HuggingFaceBackend:
         self.network = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype)
         self.network.to(self.device)  # type: ignore[arg-type]  # transformers types `to` as unbound
         self.network.eval()
+        self.chat = ChatGenerator(self.network, self.tokenizer, model_name_or_path=model)
         self._pending: list[_Pending] = []
         self._worker: asyncio.Task[None] | None = None
 
@@ -104,51 +107,26 @@ class HuggingFaceBackend:
         self, conversations: Sequence[Sequence[Message]], params: SamplingParams, num_samples: int
     ) -> list[Completion]:
         """One left-padded `generate` call for all conversations; `num_samples` texts for each."""
-        prompts = [
-            self.tokenizer.apply_chat_template(
-                [{"role": m["role"], "content": m["content"]} for m in c],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-            for c in conversations
-        ]
-        encoded = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
-        ).to(self.device)
         sampling: dict[str, object] = {"do_sample": bool(params.temperature)}
         if params.temperature:
             sampling["temperature"] = params.temperature
             if params.top_p is not None:
                 sampling["top_p"] = params.top_p
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
-        output = self.network.generate(
-            **encoded,
+        replies = self.chat.replies(
+            conversations,
             max_new_tokens=params.max_tokens,
+            sampling=sampling,
+            seed=params.seed,
             num_return_sequences=num_samples,
-            pad_token_id=self.tokenizer.pad_token_id,
-            **sampling,
         )
-        generated = output[:, encoded["input_ids"].shape[1] :]
-        prompt_tokens = encoded["attention_mask"].sum(dim=1).tolist()
-        completions = []
-        for i, tokens in enumerate(prompt_tokens):
-            rows = generated[i * num_samples : (i + 1) * num_samples]
-            lengths = [self._generated_length(row) for row in rows]
-            texts = tuple(
-                str(self.tokenizer.decode(row[:n], skip_special_tokens=True))
-                for row, n in zip(rows, lengths, strict=True)
+        return [
+            Completion(
+                tuple(r.text for r in rows),
+                Usage(rows[0].prompt_tokens, sum(r.tokens for r in rows)),
+                model=self.model,
             )
-            completions.append(Completion(texts, Usage(int(tokens), sum(lengths)), model=self.model))
-        return completions
-
-    def _generated_length(self, row: torch.Tensor) -> int:
-        """Tokens up to and including the first end-of-sequence token (the rest is padding)."""
-        eos = self.network.generation_config.eos_token_id
-        eos_ids = eos if isinstance(eos, list) else [eos]
-        hits = torch.isin(row, torch.tensor([i for i in eos_ids if i is not None], device=row.device))
-        positions = hits.nonzero()
-        return int(positions[0, 0]) + 1 if len(positions) else int(row.shape[0])
+            for rows in replies
+        ]
 
     async def aclose(self) -> None:
         if self._worker is not None:

@@ -12,6 +12,7 @@ import openai
 from graders.backends.sdk_errors import SdkBackend
 from graders.credentials import require_env
 from graders.interface import BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
+from skillmix.errors import InputError
 
 OPENAI_URL = "https://api.openai.com/v1"
 _NO_KEY_PLACEHOLDER = "EMPTY"
@@ -40,7 +41,7 @@ class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
         max_samples_per_call: int = 16,
     ) -> None:
         if provider not in ("openai", "openai-compatible"):
-            raise ValueError(f"provider must be 'openai' or 'openai-compatible', got {provider!r}")
+            raise InputError(f"provider must be 'openai' or 'openai-compatible', got {provider!r}")
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if provider == "openai":
             key = require_env(
@@ -53,7 +54,7 @@ class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
             )
         else:
             if base_url is None:
-                raise ValueError(
+                raise InputError(
                     "provider=openai-compatible needs the server's URL: pass base_url=http://HOST:PORT/v1 "
                     "or set OPENAI_BASE_URL"
                 )

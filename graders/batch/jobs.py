@@ -19,6 +19,7 @@ from graders.cache import BatchJob, CachedResponse, ResponseCache
 from graders.client import GenerateRequest, ModelClient, PlannedCall
 from graders.pricing import PriceTable
 from graders.retry import Sleep
+from skillmix.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,14 @@ def batch_api_for(client: ModelClient) -> BatchAPI:
         from graders.batch.anthropic_batch import AnthropicBatchAPI
 
         return AnthropicBatchAPI(backend)
-    raise ValueError(
+    raise InputError(
         f"provider {backend.provider!r} has no batch API; batches work with openai and anthropic"
     )
 
 
 def _require_cache(client: ModelClient) -> ResponseCache:
     if client.cache is None:
-        raise ValueError("batch mode fills the response cache: it cannot run with the cache off")
+        raise InputError("batch mode fills the response cache: it cannot run with the cache off")
     return client.cache
 
 

@@ -25,6 +25,7 @@ from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSa
 from lightning_modules.skillmix_eval.grading import GradingSettings
 from lightning_modules.skillmix_eval.plan import build_plan
 from skillmix.catalog import load_catalog
+from skillmix.errors import InputError
 from skillmix.metrics import ScoringOptions
 from skillmix.splits import Splits, make_splits
 
@@ -124,7 +125,7 @@ class SkillMixEvalCallback(Callback):
         if self.context is not None:
             return
         if stage == "validate" and self.on_validate and not _has_validation_data(trainer):
-            raise ValueError(
+            raise InputError(
                 "`validate` runs the SKILL-MIX evaluation when its validation loop ends, and Lightning skips "
                 "that loop without validation data. Fix: set `data.val_examples` > 0 (e.g. 4)."
             )
@@ -229,14 +230,14 @@ def checkpoint_step(path: Path) -> int:
     # Lightning's own loader reads the same file the same way; mmap keeps it from reading the weights.
     checkpoint = torch.load(source, map_location="cpu", mmap=not path.is_dir(), weights_only=False)
     if "global_step" not in checkpoint:
-        raise ValueError(f"{source}: no `global_step` in it; is this a Lightning checkpoint?")
+        raise InputError(f"{source}: no `global_step` in it; is this a Lightning checkpoint?")
     return int(checkpoint["global_step"])
 
 
 def _hf_model(pl_module: LightningModule) -> PreTrainedModel:
     model = getattr(pl_module, "model", None)
     if not isinstance(model, PreTrainedModel):
-        raise TypeError(
+        raise InputError(
             f"{type(pl_module).__name__}.model is not a Hugging Face model; SkillMixEvalCallback generates "
             "with `pl_module.model.generate` (CausalLMModule provides it)"
         )
@@ -266,7 +267,7 @@ def _is_sharded(model: torch.nn.Module) -> bool:
 
 def _save_splits(splits: Splits, path: Path) -> None:
     if path.is_file() and Splits.load(path) != splits:
-        raise ValueError(
+        raise InputError(
             f"{path} holds another split than this evaluation's. Fix: pass `splits: {path}` to evaluate "
             "on the same pools as before, or choose a new `output_dir`."
         )

@@ -39,7 +39,7 @@ def broken(field_edit):
 @pytest.mark.parametrize(
     ("bad_line", "expected"),
     [
-        ("{not json", r"d\.jsonl:2: field '<line>': not valid JSON"),
+        ("{not json", r"d\.jsonl:2: not valid JSON"),
         ("[1, 2]", r"d\.jsonl:2: field '<line>': expected a JSON object"),
         (broken(lambda r: r.pop("topic")), r"d\.jsonl:2: field 'topic': missing"),
         (broken(lambda r: r.update(k="2")), r"d\.jsonl:2: field 'k': must be an integer"),

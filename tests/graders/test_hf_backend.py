@@ -69,3 +69,13 @@ def test_sampled_texts_per_prompt_are_reproducible_with_a_seed(tiny_model):
     again = backend.generate_batch([chat("x")], params, 3)[0]
     assert len(first.texts) == 3 and first.texts == again.texts
     assert len(set(first.texts)) > 1
+
+
+def test_a_seeded_grader_leaves_the_callers_random_state_alone(tiny_model):
+    """A seeded `provider: hf` grader used during `fit` must not reseed training's RNG."""
+    backend = HuggingFaceBackend(tiny_model)
+    torch.manual_seed(1234)
+    expected = torch.rand(4)
+    torch.manual_seed(1234)
+    backend.generate_batch([chat("x")], SamplingParams(max_tokens=4, temperature=1.0, seed=3), 2)
+    assert torch.equal(torch.rand(4), expected)

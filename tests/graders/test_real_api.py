@@ -13,7 +13,7 @@ from grader_fakes import REFERENCE
 
 from graders.cache import CacheMode
 from graders.settings import ClientSettings
-from graders.skillmix_grader import GradingItem, SkillMixGrader
+from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader
 from skillmix.catalog import load_catalog
 
 pytestmark = [pytest.mark.api, pytest.mark.timeout(120)]
@@ -35,7 +35,7 @@ def test_a_real_grader_returns_a_parsed_rubric(provider, model, key, tmp_path):
         provider=provider, model=model, cache=tmp_path / "c.sqlite", cache_mode="use"
     ).build_client()
     assert client.cache_mode == CacheMode.USE
-    grader = SkillMixGrader(client, rounds=1, max_tokens=400)
+    grader = SkillMixGrader(client, GradingSettings(rounds=1, max_tokens=400))
     item = GradingItem(skills, catalog.topics[0], "The needle, stubborn as a mule, refused the thread.")
 
     async def go():

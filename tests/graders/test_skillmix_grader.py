@@ -16,7 +16,7 @@ from graders.backends.openai_chat import OpenAIBackend
 from graders.cache import ResponseCache
 from graders.client import ModelClient
 from graders.retry import RetryPolicy
-from graders.skillmix_grader import GradingItem, SkillMixGrader
+from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader
 from skillmix.catalog import load_catalog
 from skillmix.prompts import render_grading_prompt
 from skillmix.records import GradedGeneration
@@ -61,7 +61,7 @@ def make_grader(server, clock, tmp_path, **options) -> SkillMixGrader:
         sleep=clock.sleep,
         clock=clock,
     )
-    return SkillMixGrader(client, **options)
+    return SkillMixGrader(client, GradingSettings(**options))
 
 
 def grade_all(grader: SkillMixGrader, items: list[GradingItem]):

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from lightning_modules.causal_lm import CausalLMModule
 from lightning_modules.schedules import WarmupConstantLR
+from skillmix.errors import InputError
 from tests.training.tiny import make_batch
 
 
@@ -141,7 +142,7 @@ def test_configure_model_is_idempotent(tiny_model_dir):
 
 def test_directory_without_weights_asks_for_random_init(tiny_model_dir):
     module = CausalLMModule(str(tiny_model_dir))
-    with pytest.raises(FileNotFoundError, match="random_init: true"):
+    with pytest.raises(InputError, match="random_init: true"):
         module.configure_model()
 
 
