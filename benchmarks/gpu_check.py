@@ -40,7 +40,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from datamodules.skillmix_datamodule import SkillMixDataModule
 from lightning_modules.causal_lm import CausalLMModule
 from lightning_modules.export import export
-from lightning_modules.hf_model import TINY_LLAMA, load_config
+from lightning_modules.hf_model import TINY_LLAMA, empty_causal_lm, load_config
 from lightning_modules.schedules import WarmupConstantLR
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from lightning_modules.skillmix_eval.plan import build_plan
@@ -256,8 +256,9 @@ def export_matches(checkpoint: Path, output: Path) -> tuple[float, float]:
     exported = export(ckpt_path=str(checkpoint), output_dir=str(output / "export"), dtype="float32")
     seconds = time.perf_counter() - start
     reloaded = AutoModelForCausalLM.from_pretrained(exported, dtype=torch.float32)
+    # the reference: the same architecture with every weight replaced by the checkpoint's own
     weights = _load_distributed_checkpoint(checkpoint)["state_dict"]
-    reference = AutoModelForCausalLM.from_config(load_config(str(exported)), dtype=torch.float32)
+    reference = AutoModelForCausalLM.from_pretrained(exported, dtype=torch.float32)
     reference.load_state_dict({name.removeprefix("model."): value for name, value in weights.items()})
     tokens = torch.randint(3, 4000, (2, 64), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -289,7 +290,7 @@ def main() -> None:
     difference, export_seconds = export_matches(checkpoint, output)
 
     config = load_config(str(path))
-    parameters = sum(p.numel() for p in AutoModelForCausalLM.from_config(config).parameters())
+    parameters = sum(p.numel() for p in empty_causal_lm(str(path)).parameters())  # meta: no memory
     layers, hidden, length = config.num_hidden_layers, config.hidden_size, setup["max_length"]
     flops_per_token = 6 * parameters + 12 * layers * hidden * length
     computed_per_s = probe.computed_tokens / probe.seconds
