@@ -9,8 +9,10 @@ micro-batches (a short tail is spread over the last row or two instead of padded
 with batch_size 1 do the fewer-than-ranks examples left over sit the epoch out).
 
 Each yielded index is `(example_index, loss_tokens_in_step)`: the second number is the count of target
-tokens over this rank's whole accumulation window (`accumulate_grad_batches` consecutive micro-batches,
-restarting each epoch, the last window possibly shorter), which the dataset passes on to the batch.
+tokens over the whole accumulation window of every rank (`accumulate_grad_batches` consecutive micro-batches
+of each rank, restarting each epoch, the last window possibly shorter), which the dataset passes on to the
+batch. Every rank computes the same rows, so it knows the other ranks' batches: the global count needs no
+collective, and the training step no host synchronisation.
 
 The state is (epoch, micro-batches yielded this epoch); with `StatefulDataLoader` a restored run continues
 mid-epoch with exactly the batches an uninterrupted run would have produced. Each finished pass advances
@@ -116,12 +118,11 @@ class TokenWindowBatchSampler(Sampler[list[IndexWithStepTokens]]):
     def __iter__(self) -> Iterator[list[IndexWithStepTokens]]:
         epoch, start = self.epoch, self._resume_at or 0
         self._resume_at = None
-        batches = [row[self.rank] for row in self._rows()]
+        rows = self._rows()
+        batches = [row[self.rank] for row in rows]
         window = self.accumulate_grad_batches
-        window_tokens = [
-            int(sum(int(self.num_targets[batch].sum()) for batch in batches[first : first + window]))
-            for first in range(0, len(batches), window)
-        ]
+        row_tokens = [sum(int(self.num_targets[batch].sum()) for batch in row) for row in rows]
+        window_tokens = [sum(row_tokens[first : first + window]) for first in range(0, len(rows), window)]
         for position in range(start, len(batches)):
             if position == len(batches) - 1:
                 # The pass is over once its last batch is out. Lightning never asks for the StopIteration

@@ -6,11 +6,11 @@ Batch contract (what `lightning_modules` relies on): every batch is a dict with
 - `labels` (B, T) long, unshifted like Hugging Face labels, -100 wherever no loss is taken
   (prompts, chat-template scaffolding, padding; position 0 never counts after the causal shift),
 - `loss_tokens_in_step`: 0-d long tensor, the number of target tokens (positions t >= 1 with
-  `labels[:, t] != -100`) summed over all micro-batches of this rank's current optimizer step, i.e. the
-  window of `trainer.accumulate_grad_batches` consecutive micro-batches (windows restart at each epoch,
-  the last one may be shorter). The module all-reduces it over ranks and divides the summed token loss
-  by it, so the loss is the token-weighted mean over the global batch. Validation batches carry the
-  count of their own batch (a window of one).
+  `labels[:, t] != -100`) summed over all micro-batches of the current optimizer step on every rank, i.e.
+  the window of `trainer.accumulate_grad_batches` consecutive micro-batches of each rank (windows restart
+  at each epoch, the last one may be shorter). The module divides the summed token loss by it, so the loss
+  is the token-weighted mean over the global batch, with no collective. Validation batches carry the
+  count of their own row of batches (a window of one).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from graders.chat_generation import ChatGenerator
+from lightning_modules.attention import generation_attention
 from skillmix.errors import InputError
 
 Conversation = list[dict[str, str]]
@@ -113,12 +114,14 @@ class BatchGenerator:
 
     def reply(self, conversations: Sequence[Conversation], seed: int) -> list[str]:
         """The assistant's next turn for each conversation, decoded without special tokens."""
-        replies = self.chat.replies(
-            conversations,
-            max_new_tokens=self.sampling.max_new_tokens,
-            sampling={"generation_config": self.generation_config},
-            seed=seed,
-        )
+        # explicit SDPA kernels: the pad rows of left-padded prompts are fully masked (attention.py)
+        with generation_attention():
+            replies = self.chat.replies(
+                conversations,
+                max_new_tokens=self.sampling.max_new_tokens,
+                sampling={"generation_config": self.generation_config},
+                seed=seed,
+            )
         return [reply.text for (reply,) in replies]
 
     def two_turns(self, user_turns: Sequence[tuple[str, str]], seed: int) -> list[Conversation]:

@@ -125,3 +125,18 @@ def test_resume_mid_epoch_continues_with_the_same_batches(num_workers):
     for got, want in zip(rest, uninterrupted[stop_after:], strict=True):
         assert torch.equal(got["input_ids"], want["input_ids"])
         assert torch.equal(got["loss_tokens_in_step"], want["loss_tokens_in_step"])
+
+
+@pytest.mark.parametrize(("n", "batch_size", "accumulate"), [(101, 4, 2), (64, 8, 3), (9, 2, 1)])
+def test_step_tokens_count_every_ranks_window_so_no_collective_is_needed(n, batch_size, accumulate):
+    lengths, targets = random_lengths(n)
+    samplers = [
+        TokenWindowBatchSampler(lengths, targets, batch_size, accumulate, num_replicas=3, rank=rank, seed=2)
+        for rank in range(3)
+    ]
+    per_rank = [epoch_batches(sampler) for sampler in samplers]
+    steps = len(per_rank[0])
+    for first in range(0, steps, accumulate):
+        window = [batch for batches in per_rank for batch in batches[first : first + accumulate]]
+        expected = sum(targets[index] for batch in window for index, _ in batch)
+        assert {step_tokens for batch in window for _, step_tokens in batch} == {expected}

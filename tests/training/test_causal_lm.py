@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -149,3 +151,81 @@ def test_low_precision_master_weights_are_warned_about(tiny_model_dir):
     module.trainer = cpu_trainer(precision="bf16-true")
     with pytest.warns(UserWarning, match="Use precision 'bf16-mixed'"):
         module.configure_model()
+
+
+def test_right_padded_batches_need_no_attention_mask(tiny_model_dir):
+    module = built_module(tiny_model_dir)
+    batch = make_batch([20, 9, 14], [5, 3, 4], module.model.config.vocab_size, width=20, seed=5)
+    real = batch["attention_mask"].bool()
+    with torch.no_grad():
+        masked = module(batch["input_ids"], batch["attention_mask"])
+        unmasked = module(batch["input_ids"], None)
+        loss_sum, targets = module.summed_token_loss(batch)
+    torch.testing.assert_close(unmasked[real], masked[real], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(unmasked[~real], masked[~real], atol=1e-3)  # the pads do differ
+    predictions = masked[:, :-1].flatten(0, 1)
+    expected = torch.nn.functional.cross_entropy(
+        predictions, batch["labels"][:, 1:].flatten(), ignore_index=-100, reduction="sum"
+    )
+    torch.testing.assert_close(loss_sum, expected, rtol=1e-5, atol=1e-5)
+    assert targets == batch["loss_tokens_in_step"]
+
+
+class RecordWeights(Callback):
+    """The weights before and after every optimizer step (after clipping, unlike on_before_optimizer_step)."""
+
+    def __init__(self) -> None:
+        self.before: list[dict[str, torch.Tensor]] = []
+        self.after: list[dict[str, torch.Tensor]] = []
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, *args) -> None:
+        self.before.append({n: p.detach().clone() for n, p in pl_module.named_parameters()})
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, *args) -> None:
+        self.after.append({n: p.detach().clone() for n, p in pl_module.named_parameters()})
+
+
+@pytest.mark.parametrize("clip", [None, 1e-3])
+def test_logged_grad_norm_is_the_one_clipping_used(tiny_model_dir, clip):
+    module = built_module(
+        tiny_model_dir,
+        optimizer=partial(torch.optim.SGD, lr=1.0),
+        scheduler=partial(WarmupConstantLR, warmup_steps=0),
+    )
+    initial = copy.deepcopy(module.model.state_dict())
+    batch = make_batch([16, 12], [4, 4], module.model.config.vocab_size, width=16, seed=6)
+    record, weights = RecordStep(), RecordWeights()
+    trainer = cpu_trainer(max_steps=1, gradient_clip_val=clip, callbacks=[record, weights])
+    trainer.fit(module, DataLoader([batch], batch_size=None))
+
+    reference = built_module(tiny_model_dir)
+    reference.model.load_state_dict(initial)
+    loss_sum, targets = reference.summed_token_loss(batch)
+    (loss_sum / targets).backward()
+    expected_norm = torch.nn.utils.get_total_norm([p.grad for p in reference.parameters()])
+    assert record.metrics[-1]["train/grad_norm"] == pytest.approx(float(expected_norm), rel=1e-5)
+    # SGD at lr 1 moves the weights by the (clipped) gradient: its norm is the clip value, or the norm itself
+    step = [weights.before[0][n] - weights.after[0][n] for n in weights.before[0]]
+    moved = float(torch.nn.utils.get_total_norm(step))
+    assert moved == pytest.approx(clip if clip is not None else float(expected_norm), rel=1e-3)
+
+
+def test_activation_checkpointing_every_n_layers_wraps_one_in_n(tiny_model_dir, tmp_path):
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    deeper = tmp_path / "four-layers"
+    shutil.copytree(tiny_model_dir, deeper)
+    (deeper / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 4}))
+    batch = make_batch([20, 14], [5, 4], vocab_size=64, width=20)
+    grads = []
+    for every, wrapped in ((1, [0, 1, 2, 3]), (2, [0, 2]), (3, [0, 3])):
+        module = built_module(deeper, activation_checkpointing=True, activation_checkpointing_every=every)
+        layers = module.model.model.layers
+        checkpointed = [i for i, layer in enumerate(layers) if hasattr(layer, "_checkpoint_wrapped_module")]
+        assert checkpointed == wrapped
+        loss_sum, _ = module.summed_token_loss(batch)
+        loss_sum.backward()
+        named = module.named_parameters()
+        grads.append({n.replace("_checkpoint_wrapped_module.", ""): p.grad for n, p in named})
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad)
+        torch.testing.assert_close(grads[2][name], grad)

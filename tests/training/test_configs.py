@@ -88,12 +88,18 @@ def test_paper_recipe(path: Path, capsys: pytest.CaptureFixture[str]):
     assert model["attn_implementation"] == "sdpa"
     assert model["optimizer"]["class_path"] == "torch.optim.Adam"
     assert model["optimizer"]["init_args"]["lr"] == 2e-5
+    assert model["optimizer"]["init_args"]["fused"] is True  # no fp32 temporary of the shard (foreach)
+    assert model["activation_checkpointing_every"] >= 1 and model["load_timeout_minutes"] >= 60
     assert model["scheduler"]["class_path"] == "lightning_modules.schedules.WarmupConstantLR"
     assert model["scheduler"]["init_args"]["warmup_steps"] == 64
     callbacks = trainer["callbacks"]
     checkpoints = [cb["init_args"] for cb in callbacks if cb["class_path"].endswith("ModelCheckpoint")]
     assert {cb["every_n_train_steps"] for cb in checkpoints} == {500}
-    assert any(cb["save_last"] for cb in checkpoints)
+    weights_only = [cb for cb in checkpoints if cb["save_weights_only"]]
+    (full,) = [cb for cb in checkpoints if not cb["save_weights_only"]]
+    assert weights_only and all(cb["save_top_k"] == -1 for cb in weights_only)  # every one, for evaluation
+    newest_kept = (full["monitor"], full["mode"], full["save_top_k"], full["save_last"])
+    assert newest_kept == ("step", "max", 1, "link")
     assert f"python cli.py fit --config configs/{path.parent.name}/{path.name}" in path.read_text()
 
 
