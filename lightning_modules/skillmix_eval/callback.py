@@ -75,7 +75,9 @@ class SkillMixEvalCallback(Callback):
             batch_size: Conversations per `generate` call on each rank.
             before_training: In `fit`, evaluate the model before the first step (step 0: the base model).
             every_n_train_steps: In `fit`, evaluate every this many optimizer steps (None: never).
-            on_checkpoint_save: In `fit`, evaluate whenever a checkpoint is saved.
+            on_checkpoint_save: In `fit`, evaluate whenever a checkpoint is saved. Evaluations during `fit`
+                run once the step's checkpoints are written, with the gradients freed: a failing
+                evaluation stops the run but never keeps a checkpoint from being written.
             on_validate: In `validate`, evaluate the model (from `--ckpt_path`, or the base model).
             output_dir: Where the per-step folders go; default `<log dir>/skillmix_eval`. Point a re-run at
                 the same folder to resume it.
@@ -118,6 +120,8 @@ class SkillMixEvalCallback(Callback):
         self.context: EvalContext | None = None
         self.group: RankGroup | None = None
         self.evaluated_steps: set[int] = set()
+        self.due_steps: set[int] = set()
+        """Steps whose evaluation waits for their checkpoints to be written."""
 
     # -- set-up: everything that can fail, fails here, before any training or generation --
 
@@ -179,13 +183,43 @@ class SkillMixEvalCallback(Callback):
     ) -> None:
         step = trainer.global_step
         if self.every_n_train_steps and step > 0 and step % self.every_n_train_steps == 0:
-            self.evaluate(trainer, pl_module, step=step, checkpoint=None)
+            self.due_steps.add(step)
 
     def on_save_checkpoint(
         self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        # Lightning holds the checkpoint's state while this hook runs and writes it after: only note the step
         if self.on_checkpoint_save and trainer.state.fn == TrainerFn.FITTING:
-            self.evaluate(trainer, pl_module, step=trainer.global_step, checkpoint=None)
+            self.due_steps.add(trainer.global_step)
+
+    # Checkpoint callbacks run after every other callback (Lightning moves them last), so a step's checkpoints
+    # are on disk when the next batch starts and when training ends: the due evaluations run there, and one
+    # that fails can no longer keep a checkpoint from being written.
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if batch_idx % trainer.accumulate_grad_batches == 0:  # right after an optimizer step
+            self._evaluate_due(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._evaluate_due(trainer, pl_module)
+
+    def _evaluate_due(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.due_steps:
+            return
+        # the last step's gradients are dead weight now (the next step zeroes them before its backward):
+        # free them for the generation's KV cache
+        if pl_module.automatic_optimization:
+            for optimizer in trainer.optimizers:
+                optimizer.zero_grad(set_to_none=True)
+        try:
+            for step in sorted(self.due_steps):
+                self.evaluate(trainer, pl_module, step=step, checkpoint=None)
+        finally:
+            self.due_steps.clear()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.on_validate and trainer.state.fn == TrainerFn.VALIDATING:
