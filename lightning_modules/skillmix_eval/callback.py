@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -19,8 +20,14 @@ from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from graders.settings import ClientSettings
+from lightning_modules.skillmix_eval.background import BackgroundGrading
 from lightning_modules.skillmix_eval.distributed import RankGroup
-from lightning_modules.skillmix_eval.evaluation import EvalContext, evaluate_checkpoint
+from lightning_modules.skillmix_eval.evaluation import (
+    EvalContext,
+    evaluate_checkpoint,
+    generate_checkpoint,
+    grade_checkpoint,
+)
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from lightning_modules.skillmix_eval.grading import GradingSettings
 from skillmix.catalog import load_catalog
@@ -60,6 +67,8 @@ class SkillMixEvalCallback(Callback):
         scoring: ScoringOptions | None = None,
         fail_on_grading_errors: bool = True,
         wait_timeout_hours: float = 48.0,
+        grading_mode: Literal["background", "inline"] = "background",
+        max_pending_gradings: int = 2,
     ) -> None:
         """
         Args:
@@ -92,6 +101,13 @@ class SkillMixEvalCallback(Callback):
             fail_on_grading_errors: Stop when some gradings failed (after writing everything that worked),
                 so the run can be resumed; otherwise log the incomplete metrics and go on.
             wait_timeout_hours: How long the other ranks wait for rank 0's grading before giving up.
+            grading_mode: In `fit`, "background": once the ranks have generated a checkpoint's answers,
+                training goes on while rank 0 grades them in a worker thread; the metrics are logged at
+                the evaluated step when that checkpoint is graded, and the end of `fit` waits for the
+                rest (a grading error is reported then, not between steps). "inline": every rank waits
+                for the grading. `validate` always grades inline. Both give the same records and metrics.
+            max_pending_gradings: In background mode, at most this many checkpoints wait for grading;
+                the next evaluation waits for the oldest first.
         """
         super().__init__()
         self.grader = grader or ClientSettings()
@@ -117,6 +133,11 @@ class SkillMixEvalCallback(Callback):
         self.scoring = scoring or ScoringOptions()
         self.fail_on_grading_errors = fail_on_grading_errors
         self.wait_timeout = timedelta(hours=wait_timeout_hours)
+        if grading_mode not in ("background", "inline"):
+            raise InputError(f"grading_mode must be 'background' or 'inline', got {grading_mode!r}")
+        self.grading_mode = grading_mode
+        self.background = BackgroundGrading(max_pending_gradings)
+        self.background_errors: list[BaseException] = []
         self.context: EvalContext | None = None
         self.group: RankGroup | None = None
         self.evaluated_steps: set[int] = set()
@@ -199,11 +220,24 @@ class SkillMixEvalCallback(Callback):
     def on_train_batch_start(
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        self._publish(trainer, self._background_finished())
         if batch_idx % trainer.accumulate_grad_batches == 0:  # right after an optimizer step
             self._evaluate_due(trainer, pl_module)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._evaluate_due(trainer, pl_module)
+        try:
+            self._publish(trainer, self.background.wait_all())
+        except Exception as error:
+            self.background_errors.append(error)
+        if self.background_errors:
+            raise self.background_errors[0]
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self.background.close()  # the grading in progress finishes and is written; queued ones are dropped
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.background.close()
 
     def _evaluate_due(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.due_steps:
@@ -245,17 +279,40 @@ class SkillMixEvalCallback(Callback):
             synced_gpus=_is_sharded(model) and self.group.world_size > 1,
             model_name_or_path=self.context.student_model,
         )
+        inline = self.grading_mode == "inline" or trainer.state.fn != TrainerFn.FITTING
         was_training = model.training
         model.eval()
         try:
-            metrics = evaluate_checkpoint(self.context, self.group, generator, step, checkpoint)
+            if inline:
+                metrics = evaluate_checkpoint(self.context, self.group, generator, step, checkpoint)
+            else:
+                generate_checkpoint(self.context, self.group, generator, step, checkpoint)
         finally:
             model.train(was_training)
-        logged = metrics["logged"]
-        for logger in trainer.loggers:
-            logger.log_metrics(logged, step=step)
-        trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
-        rank_zero_info(_headline(metrics))
+        if inline:
+            self._publish(trainer, [(step, metrics)])
+        elif self.group.is_main:
+            grade = partial(grade_checkpoint, self.context, step, checkpoint)
+            self._publish(trainer, self.background.submit(step, grade))
+
+    def _background_finished(self) -> list[tuple[int, dict[str, Any]]]:
+        try:
+            return self.background.finished()
+        except (
+            Exception
+        ) as error:  # reported at the end of `fit`: stopping rank 0 alone would hang the others
+            log.error("SKILL-MIX background grading failed (training goes on): %s", error)
+            self.background_errors.append(error)
+            return []
+
+    def _publish(self, trainer: Trainer, graded: list[tuple[int, dict[str, Any]]]) -> None:
+        """Log each checkpoint's metrics at its step to every logger, and into `trainer.callback_metrics`."""
+        for step, metrics in graded:
+            logged = metrics["logged"]
+            for logger in trainer.loggers:
+                logger.log_metrics(logged, step=step)
+            trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
+            rank_zero_info(_headline(metrics))
 
 
 def checkpoint_step(path: Path) -> int:

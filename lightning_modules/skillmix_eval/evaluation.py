@@ -69,6 +69,28 @@ def evaluate_checkpoint(
     checkpoint: str | None,
 ) -> dict[str, Any]:
     """Run (or finish) the evaluation of the model as it is now; every rank returns the metrics document."""
+    generate_checkpoint(context, group, generator, step, checkpoint)
+    outcome: dict[str, Any] | None = None
+    if group.is_main:
+        try:
+            outcome = {"metrics": grade_checkpoint(context, step, checkpoint), "error": None}
+        except BaseException as error:  # the other ranks must hear of it, or they wait for the timeout
+            group.from_main({"metrics": None, "error": f"{type(error).__name__}: {error}"})
+            raise
+    shared = group.from_main(outcome)
+    if shared["error"] is not None:
+        raise RuntimeError(f"the SKILL-MIX evaluation failed on rank 0: {shared['error']}")
+    return shared["metrics"]
+
+
+def generate_checkpoint(
+    context: EvalContext,
+    group: RankGroup,
+    generator: BatchGenerator,
+    step: int,
+    checkpoint: str | None,
+) -> None:
+    """Every rank: generate what the step's folder lacks, appended to `generations.jsonl` on rank 0."""
     folder = EvalFolder(step_folder(context.output_dir, step))
     done = _done_generation(context, folder) if group.is_main else set()
     plan_batches = batches(list(context.plan.items), context.batch_size)
@@ -78,17 +100,6 @@ def evaluate_checkpoint(
         else None
     )
     _generate(context, group, generator, folder, plan_batches, pending, done, step, checkpoint)
-    outcome: dict[str, Any] | None = None
-    if group.is_main:
-        try:
-            outcome = {"metrics": _grade_and_aggregate(context, folder, step, checkpoint), "error": None}
-        except BaseException as error:  # the other ranks must hear of it, or they wait for the timeout
-            group.from_main({"metrics": None, "error": f"{type(error).__name__}: {error}"})
-            raise
-    shared = group.from_main(outcome)
-    if shared["error"] is not None:
-        raise RuntimeError(f"the SKILL-MIX evaluation failed on rank 0: {shared['error']}")
-    return shared["metrics"]
 
 
 def _done_generation(context: EvalContext, folder: EvalFolder) -> set[ItemKey]:
@@ -181,9 +192,9 @@ def _generation_line(
     }
 
 
-def _grade_and_aggregate(
-    context: EvalContext, folder: EvalFolder, step: int, checkpoint: str | None
-) -> dict[str, Any]:
+def grade_checkpoint(context: EvalContext, step: int, checkpoint: str | None) -> dict[str, Any]:
+    """Rank 0: grade every generation of the step without a record, aggregate, write `metrics.json`."""
+    folder = EvalFolder(step_folder(context.output_dir, step))
     by_key = {item.key: item for item in context.plan.items}
     graded = folder.done(folder.records, by_key)
     to_grade = [line for key, line in folder.done(folder.generations, by_key).items() if key not in graded]

@@ -34,15 +34,27 @@ def test_evaluations_see_their_checkpoints_written_and_no_gradients(
 
 
 @pytest.mark.slow
-def test_a_failing_grader_stops_the_run_after_the_checkpoints_are_written(
-    tmp_path: Path, fake_key: None, grader: RubricServer, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("mode", "checkpoints"),
+    [("inline", ["last.ckpt", "step2.ckpt"]), ("background", ["last.ckpt", "step2.ckpt", "step4.ckpt"])],
+)
+def test_a_failing_grader_stops_the_run_only_after_the_checkpoints_are_written(
+    tmp_path: Path,
+    fake_key: None,
+    grader: RubricServer,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    checkpoints: list[str],
 ):
+    """Inline, the run stops at the failed grading; in the background, training finishes first."""
     grader.die_after(0)
-    callback = eval_callback(grader.url, tmp_path, before_training=False, on_checkpoint_save=True)
+    callback = eval_callback(
+        grader.url, tmp_path, before_training=False, on_checkpoint_save=True, grading_mode=mode
+    )
     with pytest.raises(SystemExit) as stopped:
         main(["fit", "--config", str(run_config(tmp_path, callback, max_steps=4, checkpoint_every=2))])
     assert stopped.value.code == 2
     assert "could not be graded" in capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["last.ckpt", "step2.ckpt"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == checkpoints
     generations = tmp_path / "skillmix_eval" / "step000002" / "generations.jsonl"
     assert len(generations.read_text().splitlines()) == 8  # generated, left for `fit --ckpt_path last`
