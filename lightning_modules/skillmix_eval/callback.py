@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -19,9 +20,15 @@ from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from graders.settings import ClientSettings
+from lightning_modules.skillmix_eval.background import BackgroundGrading
 from lightning_modules.skillmix_eval.data_ties import evaluation_splits, training_data
 from lightning_modules.skillmix_eval.distributed import RankGroup
-from lightning_modules.skillmix_eval.evaluation import EvalContext, evaluate_checkpoint
+from lightning_modules.skillmix_eval.evaluation import (
+    EvalContext,
+    evaluate_checkpoint,
+    generate_checkpoint,
+    grade_checkpoint,
+)
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from lightning_modules.skillmix_eval.grading import GradingSettings
 from skillmix.catalog import load_catalog
@@ -62,6 +69,8 @@ class SkillMixEvalCallback(Callback):
         exclude_seen_combinations: bool = False,
         fail_on_grading_errors: bool = True,
         wait_timeout_hours: float = 48.0,
+        grading_mode: Literal["background", "inline"] = "background",
+        max_pending_gradings: int = 2,
     ) -> None:
         """
         Args:
@@ -77,7 +86,9 @@ class SkillMixEvalCallback(Callback):
             batch_size: Conversations per `generate` call on each rank.
             before_training: In `fit`, evaluate the model before the first step (step 0: the base model).
             every_n_train_steps: In `fit`, evaluate every this many optimizer steps (None: never).
-            on_checkpoint_save: In `fit`, evaluate whenever a checkpoint is saved.
+            on_checkpoint_save: In `fit`, evaluate whenever a checkpoint is saved. Evaluations during `fit`
+                run once the step's checkpoints are written, with the gradients freed: a failing
+                evaluation stops the run but never keeps a checkpoint from being written.
             on_validate: In `validate`, evaluate the model (from `--ckpt_path`, or the base model).
             output_dir: Where the per-step folders go; default `<log dir>/skillmix_eval`. Point a re-run at
                 the same folder to resume it.
@@ -96,6 +107,13 @@ class SkillMixEvalCallback(Callback):
             fail_on_grading_errors: Stop when some gradings failed (after writing everything that worked),
                 so the run can be resumed; otherwise log the incomplete metrics and go on.
             wait_timeout_hours: How long the other ranks wait for rank 0's grading before giving up.
+            grading_mode: In `fit`, "background": once the ranks have generated a checkpoint's answers,
+                training goes on while rank 0 grades them in a worker thread; the metrics are logged at
+                the evaluated step when that checkpoint is graded, and the end of `fit` waits for the
+                rest (a grading error is reported then, not between steps). "inline": every rank waits
+                for the grading. `validate` always grades inline. Both give the same records and metrics.
+            max_pending_gradings: In background mode, at most this many checkpoints wait for grading;
+                the next evaluation waits for the oldest first.
         """
         super().__init__()
         self.grader = grader or ClientSettings()
@@ -122,9 +140,16 @@ class SkillMixEvalCallback(Callback):
         self.exclude_seen_combinations = exclude_seen_combinations
         self.fail_on_grading_errors = fail_on_grading_errors
         self.wait_timeout = timedelta(hours=wait_timeout_hours)
+        if grading_mode not in ("background", "inline"):
+            raise InputError(f"grading_mode must be 'background' or 'inline', got {grading_mode!r}")
+        self.grading_mode = grading_mode
+        self.background = BackgroundGrading(max_pending_gradings)
+        self.background_errors: list[BaseException] = []
         self.context: EvalContext | None = None
         self.group: RankGroup | None = None
         self.evaluated_steps: set[int] = set()
+        self.due_steps: set[int] = set()
+        """Steps whose evaluation waits for their checkpoints to be written."""
 
     # -- set-up: everything that can fail, fails here, before any training or generation --
 
@@ -196,13 +221,56 @@ class SkillMixEvalCallback(Callback):
     ) -> None:
         step = trainer.global_step
         if self.every_n_train_steps and step > 0 and step % self.every_n_train_steps == 0:
-            self.evaluate(trainer, pl_module, step=step, checkpoint=None)
+            self.due_steps.add(step)
 
     def on_save_checkpoint(
         self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        # Lightning holds the checkpoint's state while this hook runs and writes it after: only note the step
         if self.on_checkpoint_save and trainer.state.fn == TrainerFn.FITTING:
-            self.evaluate(trainer, pl_module, step=trainer.global_step, checkpoint=None)
+            self.due_steps.add(trainer.global_step)
+
+    # Checkpoint callbacks run after every other callback (Lightning moves them last), so a step's checkpoints
+    # are on disk when the next batch starts and when training ends: the due evaluations run there, and one
+    # that fails can no longer keep a checkpoint from being written.
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self._publish(trainer, self._background_finished())
+        if batch_idx % trainer.accumulate_grad_batches == 0:  # right after an optimizer step
+            self._evaluate_due(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._evaluate_due(trainer, pl_module)
+        try:
+            self._publish(trainer, self.background.wait_all())
+        except Exception as error:
+            self.background_errors.append(error)
+        if self.background_errors:
+            raise self.background_errors[0]
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self.background.close()  # the grading in progress finishes and is written; queued ones are dropped
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self.background.close()
+
+    def _evaluate_due(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not self.due_steps:
+            return
+        # the last step's gradients are dead weight now (the next step zeroes them before its backward):
+        # free them for the generation's KV cache
+        if pl_module.automatic_optimization:
+            for optimizer in trainer.optimizers:
+                optimizer.zero_grad(set_to_none=True)
+        try:
+            for step in sorted(self.due_steps):
+                self.evaluate(trainer, pl_module, step=step, checkpoint=None)
+        finally:
+            self.due_steps.clear()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.on_validate and trainer.state.fn == TrainerFn.VALIDATING:
@@ -228,17 +296,40 @@ class SkillMixEvalCallback(Callback):
             synced_gpus=_is_sharded(model) and self.group.world_size > 1,
             model_name_or_path=self.context.student_model,
         )
+        inline = self.grading_mode == "inline" or trainer.state.fn != TrainerFn.FITTING
         was_training = model.training
         model.eval()
         try:
-            metrics = evaluate_checkpoint(self.context, self.group, generator, step, checkpoint)
+            if inline:
+                metrics = evaluate_checkpoint(self.context, self.group, generator, step, checkpoint)
+            else:
+                generate_checkpoint(self.context, self.group, generator, step, checkpoint)
         finally:
             model.train(was_training)
-        logged = metrics["logged"]
-        for logger in trainer.loggers:
-            logger.log_metrics(logged, step=step)
-        trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
-        rank_zero_info(_headline(metrics))
+        if inline:
+            self._publish(trainer, [(step, metrics)])
+        elif self.group.is_main:
+            grade = partial(grade_checkpoint, self.context, step, checkpoint)
+            self._publish(trainer, self.background.submit(step, grade))
+
+    def _background_finished(self) -> list[tuple[int, dict[str, Any]]]:
+        try:
+            return self.background.finished()
+        except (
+            Exception
+        ) as error:  # reported at the end of `fit`: stopping rank 0 alone would hang the others
+            log.error("SKILL-MIX background grading failed (training goes on): %s", error)
+            self.background_errors.append(error)
+            return []
+
+    def _publish(self, trainer: Trainer, graded: list[tuple[int, dict[str, Any]]]) -> None:
+        """Log each checkpoint's metrics at its step to every logger, and into `trainer.callback_metrics`."""
+        for step, metrics in graded:
+            logged = metrics["logged"]
+            for logger in trainer.loggers:
+                logger.log_metrics(logged, step=step)
+            trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
+            rank_zero_info(_headline(metrics))
 
 
 def checkpoint_step(path: Path) -> int:

@@ -3,9 +3,12 @@
 
     rank 0                         every rank                                  rank 0
     read what the folder holds ->  generate its batches in lockstep rounds ->  append generations,
-    broadcast what is left         gather each round to rank 0                 grade, write records,
+    broadcast the batches left     gather each round to rank 0                 grade, write records,
                                                                                aggregate, write metrics
     ...then every rank receives rank 0's metrics (or its error) through the long-timeout wait group.
+
+The plan is cut into fixed batches, each with a seed of its own (`batch_seed` of its index in the plan), so a
+resumed evaluation regenerates a half-written batch exactly as the first attempt did.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSa
 from lightning_modules.skillmix_eval.grading import GradingSettings, grade_generations
 from skillmix.answers import extract_answer
 from skillmix.errors import InputError
-from skillmix.evaluation.plan import EvalItem, EvalPlan
+from skillmix.evaluation.plan import EvalItem, EvalPlan, ItemKey
 from skillmix.evaluation.reporting import metrics_document, summarize_records
 from skillmix.evaluation.store import RECORD_FORMAT, EvalFolder, item_key, step_folder
 from skillmix.metrics import ScoringOptions
@@ -68,14 +71,11 @@ def evaluate_checkpoint(
     checkpoint: str | None,
 ) -> dict[str, Any]:
     """Run (or finish) the evaluation of the model as it is now; every rank returns the metrics document."""
-    folder = EvalFolder(step_folder(context.output_dir, step))
-    pending_indices = group.from_main(_pending_generation(context, folder) if group.is_main else None)
-    pending = [context.plan.items[i] for i in pending_indices]
-    _generate(context, group, generator, folder, pending, step, checkpoint)
+    generate_checkpoint(context, group, generator, step, checkpoint)
     outcome: dict[str, Any] | None = None
     if group.is_main:
         try:
-            outcome = {"metrics": _grade_and_aggregate(context, folder, step, checkpoint), "error": None}
+            outcome = {"metrics": grade_checkpoint(context, step, checkpoint), "error": None}
         except BaseException as error:  # the other ranks must hear of it, or they wait for the timeout
             group.from_main({"metrics": None, "error": f"{type(error).__name__}: {error}"})
             raise
@@ -85,18 +85,36 @@ def evaluate_checkpoint(
     return shared["metrics"]
 
 
-def _pending_generation(context: EvalContext, folder: EvalFolder) -> list[int]:
-    """Indices (into the plan) of the items with neither a generation nor a record in the folder."""
+def generate_checkpoint(
+    context: EvalContext,
+    group: RankGroup,
+    generator: BatchGenerator,
+    step: int,
+    checkpoint: str | None,
+) -> None:
+    """Every rank: generate what the step's folder lacks, appended to `generations.jsonl` on rank 0."""
+    folder = EvalFolder(step_folder(context.output_dir, step))
+    done = _done_generation(context, folder) if group.is_main else set()
+    plan_batches = batches(list(context.plan.items), context.batch_size)
+    pending = group.from_main(
+        [b for b, batch in enumerate(plan_batches) if any(item.key not in done for item in batch)]
+        if group.is_main
+        else None
+    )
+    _generate(context, group, generator, folder, plan_batches, pending, done, step, checkpoint)
+
+
+def _done_generation(context: EvalContext, folder: EvalFolder) -> set[ItemKey]:
+    """The items that already have a generation or a record in the folder."""
     by_key = {item.key: item for item in context.plan.items}
     done = folder.done(folder.generations, by_key).keys() | folder.done(folder.records, by_key).keys()
-    pending = [i for i, item in enumerate(context.plan.items) if item.key not in done]
     log.info(
         "SKILL-MIX evaluation in %s: %d of %d generations already done",
         folder.root,
-        len(context.plan.items) - len(pending),
+        len(done),
         len(context.plan.items),
     )
-    return pending
+    return set(done)
 
 
 def _generate(
@@ -104,20 +122,29 @@ def _generate(
     group: RankGroup,
     generator: BatchGenerator,
     folder: EvalFolder,
-    pending: list[EvalItem],
+    plan_batches: list[list[EvalItem]],
+    pending: list[int],
+    done: set[ItemKey],
     step: int,
     checkpoint: str | None,
 ) -> None:
-    work = batches(pending, context.batch_size)
-    if not work:
+    """Generate the plan's batches numbered `pending`, each whole, with its own fixed seed.
+
+    A batch's composition and seed are a function of the plan alone (never of what is left or of the world
+    size), so a batch that a kill left half written is generated again whole, exactly as the first time,
+    and only its items not yet on disk (`done`, known on rank 0) are appended.
+    """
+    if not pending:
         return
-    stand_in = [context.plan.user_turns(pending[0])]
-    for round_number, batch_index in enumerate(lockstep_rounds(len(work), group.world_size, group.rank)):
-        if batch_index is None:
+    stand_in = [context.plan.user_turns(plan_batches[pending[0]][0])]
+    rounds = lockstep_rounds(len(pending), group.world_size, group.rank)
+    for round_number, slot in enumerate(rounds):
+        if slot is None:
             generator.two_turns(stand_in, batch_seed(context.seed, -1))
             lines = []
         else:
-            batch = work[batch_index]
+            batch_index = pending[slot]
+            batch = plan_batches[batch_index]
             conversations = generator.two_turns(
                 [context.plan.user_turns(item) for item in batch], batch_seed(context.seed, batch_index)
             )
@@ -130,8 +157,13 @@ def _generate(
         if gathered is not None:
             for rank_lines in gathered:
                 for line in rank_lines:
-                    folder.generations.append(line)
-            log.info("generated round %d: %d batches of %d", round_number + 1, group.world_size, len(work))
+                    if item_key(line) not in done:
+                        folder.generations.append(line)
+            log.info(
+                "generated %d of %d batches",
+                min((round_number + 1) * group.world_size, len(pending)),
+                len(pending),
+            )
 
 
 def _generation_line(
@@ -164,9 +196,9 @@ def _generation_line(
     }
 
 
-def _grade_and_aggregate(
-    context: EvalContext, folder: EvalFolder, step: int, checkpoint: str | None
-) -> dict[str, Any]:
+def grade_checkpoint(context: EvalContext, step: int, checkpoint: str | None) -> dict[str, Any]:
+    """Rank 0: grade every generation of the step without a record, aggregate, write `metrics.json`."""
+    folder = EvalFolder(step_folder(context.output_dir, step))
     by_key = {item.key: item for item in context.plan.items}
     graded = folder.done(folder.records, by_key)
     to_grade = [line for key, line in folder.done(folder.generations, by_key).items() if key not in graded]

@@ -59,3 +59,35 @@ def test_missing_grader_credentials_fail_at_setup_before_any_generation(
     assert stopped.value.code == 2
     assert "error: OPENAI_API_KEY is not set" in capsys.readouterr().err
     assert not (tmp_path / "skillmix_eval" / "step000000").exists()
+
+
+@pytest.mark.slow
+def test_a_generation_killed_part_way_resumes_to_the_answers_of_an_uninterrupted_run(
+    tmp_path: Path, fake_key: None, grader: RubricServer
+):
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    whole.mkdir(), resumed.mkdir()
+    main(["validate", "--config", str(run_config(whole, eval_callback(grader.url, whole)))])
+    written = (whole / "skillmix_eval" / "step000000" / "generations.jsonl").read_text().splitlines()
+    # killed after 4 of 8 lines: batch 0 (items 0-2) whole, batch 1 (items 3-5) one item in, then a torn line
+    folder = resumed / "skillmix_eval" / "step000000"
+    folder.mkdir(parents=True)
+    (folder / "generations.jsonl").write_text("\n".join(written[:4]) + "\n" + written[4][:40])
+
+    main(["validate", "--config", str(run_config(resumed, eval_callback(grader.url, resumed)))])
+
+    def answers(root: Path, name: str) -> dict[tuple, list]:
+        path = root / "skillmix_eval" / "step000000" / name
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+        by_key = {(g["setting"], g["k"], g["combination_index"], g["generation_round"]): g for g in lines}
+        assert len(by_key) == len(lines), "no item written twice"
+        return {key: line["messages"] for key, line in by_key.items()}
+
+    assert len(answers(whole, "generations.jsonl")) == PLANNED
+    assert answers(resumed, "generations.jsonl") == answers(whole, "generations.jsonl")
+    assert answers(resumed, "records.jsonl") == answers(whole, "records.jsonl")
+    metrics = [
+        json.loads((r / "skillmix_eval" / "step000000" / "metrics.json").read_text())
+        for r in (whole, resumed)
+    ]
+    assert metrics[0]["logged"] == metrics[1]["logged"]
