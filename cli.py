@@ -15,6 +15,7 @@ from pathlib import Path
 PROJECT_COMMANDS: dict[str, str] = {
     "compare": "skillmix.compare:main",
     "export": "lightning_modules.export:export",
+    "evaluate": "graders.evaluate_command:evaluate",
     "generate": "datamodules.generation.command:generate",
     "grade": "graders.grade_command:grade",
     "report": "skillmix.report.command:main",
