@@ -4,6 +4,10 @@ a loopback grader; the callback's folder layout, records and metrics, read by `c
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,8 @@ from tests.evaluation.rubric_server import RubricServer
 from tests.evaluation.student_server import StudentServer
 
 PLANNED = 8  # 2 settings x k=2,3 x 1 combination x 2 generation rounds
-ASSET = Path(__file__).resolve().parents[2] / "datamodules" / "assets" / "tiny-llama"
+REPO = Path(__file__).resolve().parents[2]
+ASSET = REPO / "datamodules" / "assets" / "tiny-llama"
 
 
 @pytest.fixture
@@ -178,3 +183,32 @@ def test_a_local_hf_student_is_evaluated_through_the_in_process_backend(
     capsys.readouterr()
     main(["compare", str(tmp_path / "out"), "--json"])
     assert {(r["run"], r["n"]) for r in json.loads(capsys.readouterr().out)} == {("tiny", 1)}
+
+
+@pytest.mark.slow
+def test_kill_9_mid_generation_then_the_same_command_gives_every_item_once_with_the_same_answers(
+    tmp_path: Path, fake_key: None, grader: RubricServer, student: StudentServer
+):
+    main(evaluate_argv(tmp_path / "whole", api_student(student), grader))
+    whole = answers(tmp_path / "whole/out/step000000/records.jsonl")
+
+    root = tmp_path / "killed"
+    student.state.faults.extend(["ok"] * 11 + ["hang"] * 100)  # 3+ conversations finish, the rest hang
+    argv = evaluate_argv(root, api_student(student), grader)
+    process = subprocess.Popen([sys.executable, "cli.py", *argv], cwd=REPO, stderr=subprocess.DEVNULL)
+    generations = root / "out" / "step000000" / "generations.jsonl"
+    deadline = time.monotonic() + 120
+    while not (generations.is_file() and len(generations.read_text().splitlines()) >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, "the evaluation did not get going"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (root / "out" / "step000000" / "records.jsonl").exists()  # killed before grading began
+    student.restart()
+    student.state.release_hangs.set()
+
+    main(argv)
+    graded = keys(generations.with_name("records.jsonl"))
+    assert len(graded) == len(set(graded)) == PLANNED
+    assert len(keys(generations)) == PLANNED
+    assert answers(generations.with_name("records.jsonl")) == whole
