@@ -34,8 +34,8 @@ from lightning_modules.skillmix_eval.grading import GradingSettings
 from skillmix.catalog import load_catalog
 from skillmix.errors import InputError
 from skillmix.evaluation.plan import build_plan, seen_in
+from skillmix.evaluation.store import save_splits
 from skillmix.metrics import ScoringOptions
-from skillmix.splits import Splits
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class SkillMixEvalCallback(Callback):
         output_dir = Path(self.output_dir or Path(log_dir or trainer.default_root_dir) / "skillmix_eval")
         self.group = RankGroup(self.wait_timeout)
         if self.group.is_main:
-            _save_splits(splits, output_dir / "splits.json")
+            save_splits(splits, output_dir / "splits.json")
         self.context = EvalContext(
             plan=plan,
             output_dir=output_dir,
@@ -371,15 +371,6 @@ def _has_validation_data(trainer: Trainer) -> bool:
 
 def _is_sharded(model: torch.nn.Module) -> bool:
     return any(isinstance(parameter, DTensor) for parameter in model.parameters())
-
-
-def _save_splits(splits: Splits, path: Path) -> None:
-    if path.is_file() and Splits.load(path) != splits:
-        raise InputError(
-            f"{path} holds another split than this evaluation's. Fix: pass `splits: {path}` to evaluate "
-            "on the same pools as before, or choose a new `output_dir`."
-        )
-    splits.save(path)
 
 
 def _run_name(log_dir: str | None, root: str) -> str:

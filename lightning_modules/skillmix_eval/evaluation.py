@@ -13,7 +13,6 @@ resumed evaluation regenerates a half-written batch exactly as the first attempt
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -23,19 +22,12 @@ from typing import Any
 from graders.settings import ClientSettings
 from lightning_modules.skillmix_eval.distributed import RankGroup, batches, lockstep_rounds
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
-from lightning_modules.skillmix_eval.grading import GradingSettings, grade_generations
-from skillmix.answers import extract_answer
-from skillmix.errors import InputError
+from lightning_modules.skillmix_eval.grading import GradingSettings, grade_and_aggregate
 from skillmix.evaluation.plan import EvalItem, EvalPlan, ItemKey
-from skillmix.evaluation.reporting import metrics_document, summarize_records
-from skillmix.evaluation.store import RECORD_FORMAT, EvalFolder, item_key, step_folder
+from skillmix.evaluation.store import EvalFolder, generation_line, item_key, step_folder
 from skillmix.metrics import ScoringOptions
 
 log = logging.getLogger(__name__)
-
-
-class GradingIncompleteError(InputError, RuntimeError):
-    """Some generations could not be graded (their requests failed); re-running the evaluation grades them."""
 
 
 @dataclass(frozen=True)
@@ -174,63 +166,33 @@ def _generation_line(
     checkpoint: str | None,
     sampling: dict[str, Any],
 ) -> dict[str, Any]:
-    return {
-        "format": RECORD_FORMAT,
-        "run": context.run,
-        "step": step,
-        "checkpoint": checkpoint,
-        "setting": item.setting,
-        "k": item.k,
-        "combination_index": item.combination_index,
-        "generation_round": item.generation_round,
-        "skills": list(item.skills),
-        "topic": item.topic,
-        "seed": context.seed,
-        "student": {
-            "model": context.student_model,
-            "generation_template": context.plan.generation_template,
-            "sampling": sampling,
-        },
-        "messages": conversation,
-        "answer": extract_answer(conversation[-1]["content"]),
+    student = {
+        "model": context.student_model,
+        "generation_template": context.plan.generation_template,
+        "sampling": sampling,
     }
+    return generation_line(
+        item,
+        conversation,
+        run=context.run,
+        step=step,
+        checkpoint=checkpoint,
+        seed=context.seed,
+        student=student,
+    )
 
 
 def grade_checkpoint(context: EvalContext, step: int, checkpoint: str | None) -> dict[str, Any]:
     """Rank 0: grade every generation of the step without a record, aggregate, write `metrics.json`."""
-    folder = EvalFolder(step_folder(context.output_dir, step))
-    by_key = {item.key: item for item in context.plan.items}
-    graded = folder.done(folder.records, by_key)
-    to_grade = [line for key, line in folder.done(folder.generations, by_key).items() if key not in graded]
-    failed, summary = 0, "nothing left to grade"
-    if to_grade:
-        log.info("grading %d generations with %s", len(to_grade), context.grader.model)
-        outcome = asyncio.run(
-            grade_generations(
-                to_grade, context.plan.catalog, context.grader, context.grading, folder.records.append
-            )
-        )
-        failed, summary = outcome.failed, outcome.summary
-        log.info("grading: %s", summary)
-    records = list(folder.done(folder.records, by_key).values())
-    records.sort(key=item_key)
-    groups = summarize_records(records, context.scoring)
-    metrics = metrics_document(
-        groups,
+    return grade_and_aggregate(
+        context.plan,
+        EvalFolder(step_folder(context.output_dir, step)),
+        grader=context.grader,
+        grading=context.grading,
+        scoring=context.scoring,
         run=context.run,
         step=step,
         checkpoint=checkpoint,
-        options=context.scoring,
-        planned=len(context.plan.items),
-        failed=failed,
-        grading_summary=summary,
+        fail_on_grading_errors=context.fail_on_grading_errors,
         seen_in_training=context.seen_in_training,
     )
-    folder.write_metrics(metrics)
-    if failed and context.fail_on_grading_errors:
-        raise GradingIncompleteError(
-            f"{failed} generations could not be graded (see the warnings above); their metrics in "
-            f"{folder.metrics_path} are incomplete. Run the same evaluation again to grade them: nothing "
-            "finished is redone and no answered request is sent again."
-        )
-    return metrics

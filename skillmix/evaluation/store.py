@@ -12,12 +12,15 @@ half written: it is ignored with a warning and its item is redone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skillmix.answers import extract_answer
 from skillmix.errors import InputError
 from skillmix.evaluation.plan import EvalItem, ItemKey
 from skillmix.jsonl import JsonlAppender, iter_jsonl, write_json_atomically
+from skillmix.splits import Splits
 
 RECORD_FORMAT = "skillmix-lightning/eval-record/1"
 
@@ -62,3 +65,49 @@ class EvalFolder:
 
 def item_key(line: dict[str, Any]) -> ItemKey:
     return line["setting"], int(line["k"]), int(line["combination_index"]), int(line["generation_round"])
+
+
+def pending_indices(folder: EvalFolder, items: Sequence[EvalItem]) -> list[int]:
+    """Indices (into `items`) of the items with neither a generation nor a record in the folder."""
+    by_key = {item.key: item for item in items}
+    done = folder.done(folder.generations, by_key).keys() | folder.done(folder.records, by_key).keys()
+    return [i for i, item in enumerate(items) if item.key not in done]
+
+
+def generation_line(
+    item: EvalItem,
+    messages: list[dict[str, str]],
+    *,
+    run: str,
+    step: int,
+    checkpoint: str | None,
+    seed: int,
+    student: dict[str, Any],
+) -> dict[str, Any]:
+    """One line of `generations.jsonl`: the item, who answered and how (`student`), and the conversation."""
+    return {
+        "format": RECORD_FORMAT,
+        "run": run,
+        "step": step,
+        "checkpoint": checkpoint,
+        "setting": item.setting,
+        "k": item.k,
+        "combination_index": item.combination_index,
+        "generation_round": item.generation_round,
+        "skills": list(item.skills),
+        "topic": item.topic,
+        "seed": seed,
+        "student": student,
+        "messages": messages,
+        "answer": extract_answer(messages[-1]["content"]),
+    }
+
+
+def save_splits(splits: Splits, path: Path) -> None:
+    """Keep the evaluation's skill/topic pools beside its outputs; a folder made with other pools refuses."""
+    if path.is_file() and Splits.load(path) != splits:
+        raise InputError(
+            f"{path} holds another split than this evaluation's. Fix: pass `splits: {path}` to evaluate "
+            "on the same pools as before, or choose a new `output_dir`."
+        )
+    splits.save(path)
