@@ -16,7 +16,7 @@ PROJECT_COMMANDS: dict[str, str] = {
     "agreement": "skillmix.agreement:main",
     "compare": "skillmix.compare:main",
     "export": "lightning_modules.export:export",
-    "evaluate": "graders.evaluate_command:evaluate",
+    "evaluate": "lightning_modules.evaluate_checkpoints:evaluate",
     "generate": "datamodules.generation.command:generate",
     "grade": "graders.grade_command:grade",
     "overlap": "datamodules.overlap_command:main",

@@ -100,22 +100,18 @@ def evaluate(
         progress: Show a live progress line while generating.
     """
     student.check()
-    catalog = load_catalog(skills_csv, topics_txt)
     output = Path(output_dir or Path("evaluations") / _slug(student))
-    if splits:
-        chosen = Splits.load(splits)
-    elif (output / "splits.json").is_file():
-        chosen = Splits.load(output / "splits.json")
-    else:
-        chosen = make_splits(catalog, seed=split_seed)
-    plan = build_plan(
-        catalog,
-        chosen,
-        settings or ["train", "heldout", "all"],
-        ks or [2, 3, 4, 5],
+    plan, chosen = _plan(
+        output,
+        settings,
+        ks,
         combinations_per_k,
         generation_rounds,
         seed,
+        skills_csv,
+        topics_txt,
+        splits,
+        split_seed,
         generation_template,
     )
     folder = EvalFolder(step_folder(output, step))
@@ -155,6 +151,77 @@ def evaluate(
             "them: nothing finished is redone."
         )
     log.info("SKILL-MIX of %s: %s", run, _headline(metrics))
+
+
+def pending_generations(
+    output_dir: str | Path,
+    step: int,
+    settings: list[str] | None = None,
+    ks: list[int] | None = None,
+    combinations_per_k: int = 100,
+    generation_rounds: int = 3,
+    seed: int = 0,
+    skills_csv: str | None = None,
+    topics_txt: str | None = None,
+    splits: str | None = None,
+    split_seed: int = 0,
+    generation_template: str = "default",
+    **_: object,
+) -> int:
+    """How many of `evaluate`'s planned conversations at `step` in `output_dir` are not generated yet.
+
+    Takes `evaluate`'s arguments (those that do not shape the plan are ignored), so a caller can tell
+    whether a student is needed at all before it starts one (a model server, say).
+    """
+    output = Path(output_dir)
+    plan, _chosen = _plan(
+        output,
+        settings,
+        ks,
+        combinations_per_k,
+        generation_rounds,
+        seed,
+        skills_csv,
+        topics_txt,
+        splits,
+        split_seed,
+        generation_template,
+    )
+    return len(pending_indices(EvalFolder(step_folder(output, step)), plan.items))
+
+
+def _plan(
+    output: Path,
+    settings: list[str] | None,
+    ks: list[int] | None,
+    combinations_per_k: int,
+    generation_rounds: int,
+    seed: int,
+    skills_csv: str | None,
+    topics_txt: str | None,
+    splits: str | None,
+    split_seed: int,
+    generation_template: str,
+) -> tuple[EvalPlan, Splits]:
+    """The callback's plan for these arguments, and the split it draws from."""
+    catalog = load_catalog(skills_csv, topics_txt)
+    if splits:
+        chosen = Splits.load(splits)
+    elif (output / "splits.json").is_file():
+        chosen = Splits.load(output / "splits.json")
+    else:
+        chosen = make_splits(catalog, seed=split_seed)
+    plan = build_plan(
+        catalog,
+        chosen,
+        settings or ["train", "heldout", "all"],
+        ks or [2, 3, 4, 5],
+        combinations_per_k,
+        generation_rounds,
+        seed,
+        generation_template,
+    )
+    return plan, chosen
 
 
 async def _generate(

@@ -118,6 +118,16 @@ def read_checkpoint(
     return full.get("hyper_parameters", {}), weights, full.get("datamodule_hyper_parameters", {})
 
 
+def checkpoint_step(path: Path) -> int:
+    """The `global_step` a Lightning checkpoint was saved at (a file, or a sharded checkpoint folder)."""
+    source = path / _SHARDED_METADATA if path.is_dir() else path
+    # Lightning's own loader reads the same file the same way; mmap keeps it from reading the weights.
+    checkpoint = torch.load(source, map_location="cpu", mmap=not path.is_dir(), weights_only=False)
+    if "global_step" not in checkpoint:
+        raise InputError(f"{source}: no `global_step` in it; is this a Lightning checkpoint?")
+    return int(checkpoint["global_step"])
+
+
 def _converted(stored: torch.dtype, dtype: torch.dtype | None) -> torch.dtype:
     return dtype if dtype is not None and stored.is_floating_point else stored
 

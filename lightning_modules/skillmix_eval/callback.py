@@ -20,6 +20,7 @@ from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from graders.settings import ClientSettings
+from lightning_modules.export import checkpoint_step
 from lightning_modules.skillmix_eval.background import BackgroundGrading
 from lightning_modules.skillmix_eval.data_ties import evaluation_splits, training_data
 from lightning_modules.skillmix_eval.distributed import RankGroup
@@ -330,16 +331,6 @@ class SkillMixEvalCallback(Callback):
                 logger.log_metrics(logged, step=step)
             trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
             rank_zero_info(_headline(metrics))
-
-
-def checkpoint_step(path: Path) -> int:
-    """The `global_step` a Lightning checkpoint was saved at (a file, or a sharded checkpoint folder)."""
-    source = path / "meta.pt" if path.is_dir() else path
-    # Lightning's own loader reads the same file the same way; mmap keeps it from reading the weights.
-    checkpoint = torch.load(source, map_location="cpu", mmap=not path.is_dir(), weights_only=False)
-    if "global_step" not in checkpoint:
-        raise InputError(f"{source}: no `global_step` in it; is this a Lightning checkpoint?")
-    return int(checkpoint["global_step"])
 
 
 def _hf_model(pl_module: LightningModule) -> PreTrainedModel:
