@@ -5,17 +5,19 @@ process behind.
     with ModelServer("vllm serve {model} --port {port}", "exports/step400", log_path, name="step400") as s:
         ...  # an openai-compatible client at s.base_url, model id s.model
 
-`{model}` is replaced by the (shell-quoted) model, `{port}` by a free port on `host`, `{host}` by the host.
-The command runs through the shell in its own process group (`CUDA_VISIBLE_DEVICES=0 vllm serve ...` works)
-and stopping it signals the whole group: servers that fork engine workers leave none behind. On Linux the
-server also gets SIGTERM when the process that started it dies, even by `kill -9`, so a killed evaluation
-does not leave a model holding the GPU.
+`{model}` is replaced by the model, `{port}` by a free port on `host`, `{host}` by the host. The template is
+split like a shell line and run without a shell (leading `NAME=value` words go into its environment, so
+`CUDA_VISIBLE_DEVICES=0 vllm serve ...` works), in its own process group: stopping it signals the whole
+group, so servers that fork engine workers leave none behind. On Linux the server also gets SIGTERM when
+the process that started it dies, even by `kill -9`, so a killed evaluation does not leave a model holding
+the GPU.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shlex
 import signal
 import socket
@@ -29,6 +31,7 @@ from types import TracebackType
 
 from skillmix.errors import InputError
 
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*")
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 HEALTH_PATH = "/v1/models"
@@ -63,12 +66,7 @@ class ModelServer:
         startup_timeout: float = 600.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        missing = [field for field in ("{model}", "{port}") if field not in template]
-        if missing:
-            raise InputError(
-                f"the serve command {template!r} has no {' and no '.join(missing)}. Fix: write the command "
-                'with both, e.g. "vllm serve {model} --port {port}"'
-            )
+        check_template(template)
         self.template = template
         self.model = model
         self.log_path = log_path
@@ -85,24 +83,46 @@ class ModelServer:
 
     @property
     def command(self) -> str:
-        replaced = self.template.replace("{model}", shlex.quote(self.model))
-        return replaced.replace("{host}", self.host).replace("{port}", str(self.port))
+        return shlex.join(self.argv())
+
+    def argv(self) -> list[str]:
+        """The template's words with the fields filled in (a word may hold a field: --model-path={model})."""
+        fields = {"{model}": self.model, "{host}": self.host, "{port}": str(self.port)}
+        words = shlex.split(self.template)
+        for name, value in fields.items():
+            words = [word.replace(name, value) for word in words]
+        return words
+
+    def environment(self) -> tuple[dict[str, str], list[str]]:
+        """This process's environment plus the template's leading NAME=value words, and the command."""
+        words = self.argv()
+        env = dict(os.environ)
+        while words and _ASSIGNMENT.fullmatch(words[0]):
+            name, value = words.pop(0).split("=", 1)
+            env[name] = value
+        if not words:
+            raise InputError(f"the serve command {self.template!r} runs nothing")
+        return env, words
 
     def __enter__(self) -> ModelServer:
         self.port = free_port(self.host)
+        env, command = self.environment()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"$ {self.command}\n".encode())
             log.flush()
-            self.process = subprocess.Popen(
-                self.command,
-                shell=True,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+            try:
+                self.process = subprocess.Popen(
+                    command,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
+            except OSError as error:  # not installed, not executable
+                raise self.failure(f"the server could not be started: {error}") from None
         try:
             self._wait_until_healthy()
         except BaseException:
@@ -169,6 +189,16 @@ class ModelServer:
             time.sleep(0.5)
 
 
+def check_template(template: str) -> None:
+    """A serve command must say where the model goes and which port to listen on."""
+    missing = [field for field in ("{model}", "{port}") if field not in template]
+    if missing:
+        raise InputError(
+            f"the serve command {template!r} has no {' and no '.join(missing)}. Fix: write the command "
+            'with both, e.g. "vllm serve {model} --port {port}"'
+        )
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nobody listens on now (the server binds it a moment later)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -177,7 +207,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _die_with_parent() -> None:
-    """In the child before exec: ask Linux for SIGTERM when the parent dies (kept across the shell's exec)."""
+    """In the child before exec: ask Linux for SIGTERM when the parent dies (it outlasts the exec)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 

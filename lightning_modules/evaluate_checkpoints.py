@@ -25,7 +25,7 @@ from typing import Any, Literal
 from graders.evaluate_command import GenerationIncompleteError, pending_generations
 from graders.evaluate_command import evaluate as evaluate_model
 from graders.evaluation_student import StudentSettings
-from graders.model_server import ModelServer
+from graders.model_server import ModelServer, check_template
 from skillmix.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def evaluate(
         )
     if evaluate_args.pop("step", 0) or evaluate_args.pop("checkpoint", None):
         raise InputError("with --checkpoints each checkpoint has its own --step and --checkpoint; omit them")
+    check_template(serve)
     run = run_folder(Path(checkpoints))
     evaluate_args["output_dir"] = evaluate_args.get("output_dir") or run / "skillmix_evaluate"
     evaluate_args["run_name"] = evaluate_args.get("run_name") or "/".join(run.resolve().parts[-2:])

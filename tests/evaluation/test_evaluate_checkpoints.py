@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,8 +17,9 @@ import pytest
 from cli import main
 from graders.model_server import ModelServer
 from lightning_modules.evaluate_checkpoints import checkpoints_by_step
+from skillmix.errors import InputError
 from tests.evaluation.rubric_server import RubricServer
-from tests.evaluation.served_checkpoints import TRANSFORMERS_SERVE, tiny_run
+from tests.evaluation.served_checkpoints import TRANSFORMERS_SERVE, tiny_run, write_checkpoint
 from tests.evaluation.test_evaluate_command import PLANNED, answers, evaluate_argv, keys, lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +99,7 @@ def test_a_server_that_exits_at_start_is_a_clear_error_naming_the_checkpoint_and
     tmp_path: Path, fake_key: None, grader: RubricServer, capsys
 ):
     tiny_run(tmp_path / "run")
-    failing = "echo loading {model} on port {port}; echo CUDA out of memory >&2; exit 3"
+    failing = 'sh -c "echo loading {model} on port {port}; echo CUDA out of memory >&2; exit 3"'
     with pytest.raises(SystemExit) as stopped:
         main(sweep_argv(tmp_path, grader, failing))
     assert stopped.value.code == 2
@@ -108,8 +110,37 @@ def test_a_server_that_exits_at_start_is_a_clear_error_naming_the_checkpoint_and
     assert grader.state.requests == []
 
 
-def test_a_template_without_its_fields_is_refused(tmp_path: Path):
-    with pytest.raises(Exception, match=r"no \{port\}"):
+@pytest.mark.slow
+def test_a_server_that_dies_mid_evaluation_is_named_and_a_rerun_keeps_what_it_answered(
+    tmp_path: Path, fake_key: None, grader: RubricServer, capsys
+):
+    write_checkpoint(tmp_path / "run" / "checkpoints" / "step=2.ckpt", step=2, seed=2)
+    scripted = f"PYTHONPATH={REPO} {sys.executable} -m tests.evaluation.student_server"
+    scripted += " --model {model} --port {port}"
+    one_at_a_time = ["--student.concurrency", "1"]  # 8 first turns, then second turns until the crash
+    with pytest.raises(SystemExit) as stopped:
+        main(sweep_argv(tmp_path, grader, f"{scripted} --exit_after 10", *one_at_a_time))
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "step=2.ckpt (step 2): the server exited with code 1 during the evaluation" in err
+    assert "answered 10 requests: exiting" in err and "the same command resumes" in err
+    generations = tmp_path / "run" / "skillmix_evaluate" / "step000002" / "generations.jsonl"
+    kept = generations.read_text()
+    assert 0 < len(kept.splitlines()) < PLANNED
+
+    main(sweep_argv(tmp_path, grader, scripted, *one_at_a_time))
+    assert generations.read_text().startswith(kept)  # what the crashed server answered is kept
+    graded = keys(generations.with_name("records.jsonl"))
+    assert len(graded) == len(set(graded)) == PLANNED
+
+
+def test_a_template_is_filled_word_by_word_with_its_leading_assignments_in_the_environment(tmp_path: Path):
+    template = "CUDA_VISIBLE_DEVICES=1 vllm serve {model} --host {host} --port={port}"
+    server = ModelServer(template, "/exports/step 2", tmp_path / "log", name="x")
+    env, command = server.environment()
+    assert command == ["vllm", "serve", "/exports/step 2", "--host", "127.0.0.1", "--port=0"]
+    assert env["CUDA_VISIBLE_DEVICES"] == "1"
+    with pytest.raises(InputError, match=r"no \{port\}"):
         ModelServer("vllm serve {model}", "m", tmp_path / "log", name="x")
 
 
@@ -117,12 +148,11 @@ def test_a_template_without_its_fields_is_refused(tmp_path: Path):
 def test_kill_9_mid_evaluation_stops_the_server_and_the_same_command_finishes_with_the_same_answers(
     tmp_path: Path, fake_key: None, grader: RubricServer
 ):
-    whole = tmp_path / "whole"
-    tiny_run(whole / "run")
+    whole, root = tmp_path / "whole", tmp_path / "killed"
+    for run in (whole, root):  # one checkpoint is enough here
+        write_checkpoint(run / "run" / "checkpoints" / "step=2.ckpt", step=2, seed=2)
     main(sweep_argv(whole, grader, TRANSFORMERS_SERVE))
 
-    root = tmp_path / "killed"
-    tiny_run(root / "run")
     argv = sweep_argv(root, grader, TRANSFORMERS_SERVE, "--student.concurrency", "1")
     process = subprocess.Popen([sys.executable, "cli.py", *argv], cwd=REPO, stderr=subprocess.DEVNULL)
     generations = root / "run" / "skillmix_evaluate" / "step000002" / "generations.jsonl"
@@ -138,18 +168,13 @@ def test_kill_9_mid_evaluation_stops_the_server_and_the_same_command_finishes_wi
     _wait_until_closed(port)  # the server went with the evaluation that started it
 
     main(argv)
-    for step in (2, 4):
-        finished = root / "run" / "skillmix_evaluate" / f"step{step:06d}"
-        graded = keys(finished / "records.jsonl")
-        assert len(graded) == len(set(graded)) == PLANNED
-        assert len(keys(finished / "generations.jsonl")) == PLANNED
-        expected = whole / "run" / "skillmix_evaluate" / f"step{step:06d}" / "records.jsonl"
-        assert answers(finished / "records.jsonl") == answers(expected)
+    graded = keys(generations.with_name("records.jsonl"))
+    assert len(graded) == len(set(graded)) == PLANNED and len(keys(generations)) == PLANNED
+    expected = whole / "run" / "skillmix_evaluate" / "step000002" / "records.jsonl"
+    assert answers(generations.with_name("records.jsonl")) == answers(expected)
 
 
 def _wait_until_closed(port: int, seconds: float = 30.0) -> None:
-    import socket
-
     deadline = time.monotonic() + seconds
     while True:
         with socket.socket() as probe:

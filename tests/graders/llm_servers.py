@@ -196,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, self.state.files[f"results-{parts[3]}"], "application/binary")
         elif parts[:2] == ["v1", "files"] and parts[-1] == "content":
             self._send(200, self.state.files[parts[2]], "application/binary")
+        elif parts == ["v1", "models"]:  # what a model server's health check asks
+            self._send_json(200, {"object": "list", "data": []})
         else:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -413,17 +415,17 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # many clients connect at once
 
-    def __init__(self, state: ServerState) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, state: ServerState, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.state = state
 
 
 class ScriptedLLMServer:
     """Run with `with ScriptedLLMServer() as server:`; `server.state` scripts and observes it."""
 
-    def __init__(self, state: ServerState | None = None) -> None:
+    def __init__(self, state: ServerState | None = None, port: int = 0) -> None:
         self.state = state or ServerState()
-        self._server = _Server(self.state)
+        self._server = _Server(self.state, port)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
 
     @property
