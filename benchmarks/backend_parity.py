@@ -95,7 +95,9 @@ def report(hf: Path, served: Path, hf_seconds: float, served_seconds: float) -> 
     n = len(ours)
     for turn, index in (("turn 1", 2), ("turn 2", 4)):
         same = sum(ours[key][index] == theirs[key][index] for key in ours)
-        print(f"{turn}: {same}/{n} identical answers ({same / n:.0%})")
+        agree = [common_prefix(ours[key][index], theirs[key][index]) for key in ours]
+        share = sum(agree) / max(1, sum(len(ours[key][index]) for key in ours))
+        print(f"{turn}: {same}/{n} identical answers ({same / n:.0%}); {share:.0%} of hf's characters agree")
     print(f"hf in-process: {hf_seconds:.1f} s; transformers serve: {served_seconds:.1f} s (after its start)")
     print("| setting | k | " + " | ".join(f"{m} hf / served" for m in METRICS) + " |")
     ours_m, theirs_m = groups(hf), groups(served)
@@ -105,6 +107,11 @@ def report(hf: Path, served: Path, hf_seconds: float, served_seconds: float) -> 
     for metric in METRICS:
         gap = max(abs(ours_m[key][metric] - theirs_m[key][metric]) for key in ours_m)
         print(f"largest |hf - served| {metric}: {gap:.3f}")
+
+
+def common_prefix(a: str, b: str) -> int:
+    """How many leading characters two answers share (where the greedy paths part)."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
 def conversations(step: Path) -> dict[tuple, list[str]]:
