@@ -55,15 +55,10 @@ def batch_seed(seed: int, batch_index: int) -> int:
     return int.from_bytes(digest[:7], "big") * 2
 
 
-def evaluate_checkpoint(
-    context: EvalContext,
-    group: RankGroup,
-    generator: BatchGenerator,
-    step: int,
-    checkpoint: str | None,
+def grade_and_share(
+    context: EvalContext, group: RankGroup, step: int, checkpoint: str | None
 ) -> dict[str, Any]:
-    """Run (or finish) the evaluation of the model as it is now; every rank returns the metrics document."""
-    generate_checkpoint(context, group, generator, step, checkpoint)
+    """Rank 0 grades the step's generations (inline grading); every rank returns the metrics document."""
     outcome: dict[str, Any] | None = None
     if group.is_main:
         try:

@@ -37,3 +37,21 @@ def test_two_ranks_split_the_prompts_and_give_the_metrics_of_one_process(
     assert {(g["setting"], g["k"], g["combination_index"]): g["messages"] for g in two_lines} == by_item
     assert two_metrics["logged"] == one_metrics["logged"]
     assert (double / "version_0" / "metrics.csv").read_text().count("skillmix/") > 0
+
+
+@pytest.mark.slow
+def test_gathered_parameters_give_the_greedy_answers_of_per_layer_gathering(
+    tmp_path: Path, fake_key: None, grader: RubricServer
+):
+    answers = {}
+    for gather in (True, False):
+        root = tmp_path / f"gather-{gather}"
+        root.mkdir()
+        callback = eval_callback(
+            grader.url, root, student={"temperature": 0}, gather_parameters=gather, progress=False
+        )
+        run_cli_on_two_processes("validate", "--config", str(run_config(root, callback)))
+        lines, _ = outputs(root)
+        answers[gather] = {(g["setting"], g["k"], g["combination_index"]): g["messages"] for g in lines}
+    assert len(answers[True]) == 8
+    assert answers[True] == answers[False]
