@@ -17,6 +17,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.exceptions import _TunerExitException
 from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -24,6 +25,7 @@ from graders.settings import ClientSettings
 from lightning_modules.skillmix_eval.background import BackgroundGrading
 from lightning_modules.skillmix_eval.data_ties import evaluation_splits, training_data
 from lightning_modules.skillmix_eval.distributed import RankGroup
+from lightning_modules.skillmix_eval.dry_run import Schedule, fit_steps, print_dry_run
 from lightning_modules.skillmix_eval.evaluation import (
     EvalContext,
     generate_checkpoint,
@@ -178,7 +180,7 @@ class SkillMixEvalCallback(Callback):
                 "`validate` runs the SKILL-MIX evaluation when its validation loop ends, and Lightning skips "
                 "that loop without validation data. Fix: set `data.val_examples` > 0 (e.g. 4)."
             )
-        if self.grader.provider != "hf":
+        if self.grader.provider != "hf" and not self.dry_run:
             self.grader.build_backend()  # raises MissingCredentialsError naming the variable
         catalog = load_catalog(self.skills_csv, self.topics_txt)
         training = training_data(trainer)
@@ -198,7 +200,7 @@ class SkillMixEvalCallback(Callback):
         log_dir = trainer.log_dir  # a collective under DDP/FSDP: every rank asks
         output_dir = Path(self.output_dir or Path(log_dir or trainer.default_root_dir) / "skillmix_eval")
         self.group = RankGroup(self.wait_timeout)
-        if self.group.is_main:
+        if self.group.is_main and not self.dry_run:
             save_splits(splits, output_dir / "splits.json")
         self.context = EvalContext(
             plan=plan,
@@ -226,6 +228,20 @@ class SkillMixEvalCallback(Callback):
                 f"SKILL-MIX combinations also in the training files: {overlap} "
                 f"(of {self.combinations_per_k} each; `exclude_seen_combinations: true` draws others)"
             )
+        if self.dry_run:
+            self._dry_run(trainer, stage)
+
+    def _dry_run(self, trainer: Trainer, stage: str) -> None:
+        """Print the cost of the evaluations this run would make, then end it (before any model is built)."""
+        assert self.context is not None and self.group is not None
+        if stage == "fit":
+            schedule = Schedule(self.before_training, self.every_n_train_steps, self.on_checkpoint_save)
+            steps = fit_steps(trainer, schedule)
+        else:
+            steps = [checkpoint_step(Path(trainer.ckpt_path)) if trainer.ckpt_path else 0]
+        if self.group.is_main:
+            print_dry_run(self.context, steps)
+        raise _TunerExitException()  # Lightning's own clean stop from a callback (its tuner callbacks use it)
 
     # -- when to evaluate --
 
