@@ -129,7 +129,9 @@ class SkillMixEvalCallback(Callback):
             dry_run: Print what the evaluation of the checkpoints this run will save would do (generations,
                 grading requests, estimated tokens and cost at list prices) and stop before any
                 generation, training or call. Needs no credentials.
-            progress: Show live progress (generation batches, gradings, spend) on rank 0.
+            progress: Show live progress on rank 0: generation batches done of total, and for inline
+                grading the gradings done, in flight, retried and failed, and the spend so far (background
+                grading logs its summary instead: its worker must not draw beside training's progress bar).
         """
         super().__init__()
         self.grader = grader or ClientSettings()
@@ -215,6 +217,7 @@ class SkillMixEvalCallback(Callback):
             scoring=self.scoring,
             fail_on_grading_errors=self.fail_on_grading_errors,
             seen_in_training=seen,
+            progress=self.progress,
         )
         rank_zero_info(
             f"SKILL-MIX evaluation: {len(plan.items)} generations per checkpoint "
