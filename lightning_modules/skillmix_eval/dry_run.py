@@ -65,7 +65,7 @@ def print_dry_run(context: EvalContext, steps: list[int], console: Console | Non
     work = estimate_gradings([(catalog.skills_named(i.skills), i.topic) for i in to_grade], grader)
     cost = grader.client.prices.cost(grader.client.backend.model, work.grader_usage)
     (console or Console(soft_wrap=True)).print(
-        f"Dry run: SKILL-MIX evaluation of {len(steps)} checkpoints "
+        f"Dry run: SKILL-MIX evaluation of {len(steps)} checkpoint{'' if len(steps) == 1 else 's'} "
         f"(steps {', '.join(map(str, steps)) or 'none'}), {len(context.plan.items)} generations each, "
         f"into {context.output_dir}:\n"
         + "\n".join(lines)
