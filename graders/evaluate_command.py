@@ -97,7 +97,7 @@ def evaluate(
             that worked), so the command can be re-run; otherwise write the incomplete metrics and stop.
         dry_run: Print what is planned and left to do (generations, student and grader calls), then stop
             without any call.
-        progress: Show a live progress line while generating.
+        progress: Show a live progress line while generating and grading.
     """
     student.check()
     output = Path(output_dir or Path("evaluations") / _slug(student))
@@ -143,6 +143,7 @@ def evaluate(
         step=step,
         checkpoint=checkpoint,
         fail_on_grading_errors=fail_on_grading_errors,
+        progress=progress,
     )
     if failed:
         raise GenerationIncompleteError(

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from graders.grade_loop import GradingOutcome, grade_and_write
+from graders.progress import RichProgress
 from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingItem, GradingSettings, generation_draw
 from skillmix.catalog import Catalog
@@ -31,20 +33,23 @@ async def grade_generations(
     client_settings: ClientSettings,
     settings: GradingSettings,
     write: Callable[[dict[str, Any]], None],
+    progress: bool = False,
 ) -> GradingOutcome:
-    """Grade every generation line, `write` each finished record; failed ones are left for the next run."""
-    client = client_settings.build_client()
-    grader = settings.build_grader(client)
+    """Grade every generation line, `write` each finished record; failed ones are left for the next run.
+    With `progress`, a live line shows the gradings done, in flight, retried and failed, and the spend."""
     items = [
         GradingItem(
             catalog.skills_named(line["skills"]), line["topic"], line["answer"], generation_draw(line)
         )
         for line in generations
     ]
-    try:
-        return await grade_and_write(grader, items, generations, write)
-    finally:
-        await client.aclose()
+    with RichProgress("grading") if progress else nullcontext() as display:
+        client = client_settings.build_client(display)
+        grader = settings.build_grader(client)
+        try:
+            return await grade_and_write(grader, items, generations, write)
+        finally:
+            await client.aclose()
 
 
 def grade_and_aggregate(
@@ -59,6 +64,7 @@ def grade_and_aggregate(
     checkpoint: str | None,
     fail_on_grading_errors: bool,
     seen_in_training: dict[str, int] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Grade what the folder's generations hold and its records lack, then write and return the metrics."""
     by_key = {item.key: item for item in plan.items}
@@ -68,7 +74,7 @@ def grade_and_aggregate(
     if to_grade:
         log.info("grading %d generations with %s", len(to_grade), grader.model)
         outcome = asyncio.run(
-            grade_generations(to_grade, plan.catalog, grader, grading, folder.records.append)
+            grade_generations(to_grade, plan.catalog, grader, grading, folder.records.append, progress)
         )
         failed, summary = outcome.failed, outcome.summary
         log.info("grading: %s", summary)

@@ -5,19 +5,23 @@ It holds names of environment variables, never keys, so it is safe to save with 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from graders.cache import CacheMode, ResponseCache, default_cache_path
 from graders.client import ModelClient
-from graders.interface import Backend
+from graders.interface import Backend, Completion, Message, SamplingParams
 from graders.pricing import PriceTable
 from graders.progress import RichProgress
 from graders.retry import RetryPolicy
 from skillmix.errors import InputError
 
 Provider = Literal["openai", "openai-compatible", "anthropic", "hf"]
+
+SAMPLES_PER_CALL: dict[str, int] = {"openai": 16, "openai-compatible": 16, "anthropic": 1, "hf": 8}
+"""How many grading rounds of one answer one call asks for (OpenAI's `n`; Anthropic has no such option)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class ClientSettings:
                 provider=self.provider,
                 base_url=self.base_url,
                 api_key_env=self.api_key_env or "OPENAI_API_KEY",
+                max_samples_per_call=SAMPLES_PER_CALL[self.provider],
             )
         if self.provider == "anthropic":
             from graders.backends.anthropic_messages import AnthropicBackend
@@ -84,7 +89,12 @@ class ClientSettings:
         if self.provider == "hf":
             from graders.backends.huggingface import HuggingFaceBackend
 
-            return HuggingFaceBackend(self.model, batch_size=self.hf_batch_size, device=self.device)
+            return HuggingFaceBackend(
+                self.model,
+                batch_size=self.hf_batch_size,
+                device=self.device,
+                max_samples_per_call=SAMPLES_PER_CALL["hf"],
+            )
         raise InputError(
             f"unknown provider {self.provider!r}; choose openai, openai-compatible, anthropic or hf"
         )
@@ -105,3 +115,31 @@ class ClientSettings:
             budget_usd=self.budget_usd,
             progress=progress,
         )
+
+    def planning_client(self) -> ModelClient:
+        """A client that plans and prices calls like the real one but can make none: no credentials read, no
+        model loaded, no cache opened. For dry runs."""
+        if self.provider not in SAMPLES_PER_CALL:
+            self.build_backend()  # raises the unknown-provider error
+        backend = _PlanningBackend(
+            self.provider, self.model, self.base_url or "", SAMPLES_PER_CALL[self.provider]
+        )
+        return ModelClient(backend, cache=None, prices=PriceTable.with_overrides(self.prices))
+
+
+@dataclass
+class _PlanningBackend:
+    """The `Backend` fields that planning and pricing read; calling it is a bug."""
+
+    provider: str
+    model: str
+    base_url: str
+    max_samples_per_call: int
+
+    async def complete(
+        self, messages: Sequence[Message], params: SamplingParams, num_samples: int, timeout: float | None
+    ) -> Completion:
+        raise RuntimeError("a planning client makes no calls")
+
+    async def aclose(self) -> None:
+        return None

@@ -20,6 +20,7 @@ from datamodules.generation.teacher import TeacherSampling, turn1_request
 from graders.client import GenerateRequest, ModelClient
 from graders.interface import Message, Usage
 from graders.skillmix_grader import GradingItem, SkillMixGrader
+from skillmix.catalog import Skill
 from skillmix.prompts import render_generation_turn2
 
 CHARS_PER_TOKEN = 4
@@ -76,6 +77,17 @@ def estimate(
         step = next_step(planned, teacher, grader, sampling)
         result.stages[step.stage] += 1
         _add_step(result, planned, step, teacher, grader, sampling)
+    return result
+
+
+def estimate_gradings(answers: Sequence[tuple[Sequence[Skill], str]], grader: SkillMixGrader) -> Estimate:
+    """Grader calls and tokens for answers yet to be written, each (skills, topic): an answer of the mean
+    length of an improved answer for its k, all of `grader`'s rounds, nothing cached."""
+    result = Estimate(combinations=len(answers))
+    for skills, topic in answers:
+        request = grader.request(GradingItem(skills, topic, ""))
+        k = len(skills)
+        _add_grading(result, grader, request, request.sample_indices, expected_tokens(ANSWER2_TOKENS, k), k)
     return result
 
 

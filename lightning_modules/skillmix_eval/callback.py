@@ -7,6 +7,7 @@ configs/eval/skillmix_small.yaml`; the presets append it to `trainer.callbacks`.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.exceptions import _TunerExitException
 from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -24,14 +26,17 @@ from lightning_modules.export import checkpoint_step
 from lightning_modules.skillmix_eval.background import BackgroundGrading
 from lightning_modules.skillmix_eval.data_ties import evaluation_splits, training_data
 from lightning_modules.skillmix_eval.distributed import RankGroup
+from lightning_modules.skillmix_eval.dry_run import Schedule, fit_steps, print_dry_run
 from lightning_modules.skillmix_eval.evaluation import (
     EvalContext,
-    evaluate_checkpoint,
     generate_checkpoint,
+    grade_and_share,
     grade_checkpoint,
 )
+from lightning_modules.skillmix_eval.gathered import gathered_parameters
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from lightning_modules.skillmix_eval.grading import GradingSettings
+from lightning_modules.skillmix_eval.logging_steps import log_at_step
 from skillmix.catalog import load_catalog
 from skillmix.errors import InputError
 from skillmix.evaluation.plan import build_plan, seen_in
@@ -72,6 +77,9 @@ class SkillMixEvalCallback(Callback):
         wait_timeout_hours: float = 48.0,
         grading_mode: Literal["background", "inline"] = "background",
         max_pending_gradings: int = 2,
+        gather_parameters: bool = True,
+        dry_run: bool = False,
+        progress: bool = True,
     ) -> None:
         """
         Args:
@@ -115,6 +123,16 @@ class SkillMixEvalCallback(Callback):
                 for the grading. `validate` always grades inline. Both give the same records and metrics.
             max_pending_gradings: In background mode, at most this many checkpoints wait for grading;
                 the next evaluation waits for the oldest first.
+            gather_parameters: With an FSDP2-sharded model, gather every layer once for a checkpoint's
+                whole generation instead of once per new token, and reshard after. Costs one full copy of
+                the model per rank while generating (bf16: ~14.5 GB for Mistral-7B, ~26 GB for
+                LLaMA-2-13B); turn it off where that does not fit. Answers are the same either way.
+            dry_run: Print what the evaluation of the checkpoints this run will save would do (generations,
+                grading requests, estimated tokens and cost at list prices) and stop before any
+                generation, training or call. Needs no credentials.
+            progress: Show live progress on rank 0: generation batches done of total, and for inline
+                grading the gradings done, in flight, retried and failed, and the spend so far (background
+                grading logs its summary instead: its worker must not draw beside training's progress bar).
         """
         super().__init__()
         self.grader = grader or ClientSettings()
@@ -145,6 +163,9 @@ class SkillMixEvalCallback(Callback):
             raise InputError(f"grading_mode must be 'background' or 'inline', got {grading_mode!r}")
         self.grading_mode = grading_mode
         self.background = BackgroundGrading(max_pending_gradings)
+        self.gather_parameters = gather_parameters
+        self.dry_run = dry_run
+        self.progress = progress
         self.background_errors: list[BaseException] = []
         self.context: EvalContext | None = None
         self.group: RankGroup | None = None
@@ -162,7 +183,7 @@ class SkillMixEvalCallback(Callback):
                 "`validate` runs the SKILL-MIX evaluation when its validation loop ends, and Lightning skips "
                 "that loop without validation data. Fix: set `data.val_examples` > 0 (e.g. 4)."
             )
-        if self.grader.provider != "hf":
+        if self.grader.provider != "hf" and not self.dry_run:
             self.grader.build_backend()  # raises MissingCredentialsError naming the variable
         catalog = load_catalog(self.skills_csv, self.topics_txt)
         training = training_data(trainer)
@@ -182,7 +203,7 @@ class SkillMixEvalCallback(Callback):
         log_dir = trainer.log_dir  # a collective under DDP/FSDP: every rank asks
         output_dir = Path(self.output_dir or Path(log_dir or trainer.default_root_dir) / "skillmix_eval")
         self.group = RankGroup(self.wait_timeout)
-        if self.group.is_main:
+        if self.group.is_main and not self.dry_run:
             save_splits(splits, output_dir / "splits.json")
         self.context = EvalContext(
             plan=plan,
@@ -197,6 +218,7 @@ class SkillMixEvalCallback(Callback):
             scoring=self.scoring,
             fail_on_grading_errors=self.fail_on_grading_errors,
             seen_in_training=seen,
+            progress=self.progress,
         )
         rank_zero_info(
             f"SKILL-MIX evaluation: {len(plan.items)} generations per checkpoint "
@@ -210,6 +232,20 @@ class SkillMixEvalCallback(Callback):
                 f"SKILL-MIX combinations also in the training files: {overlap} "
                 f"(of {self.combinations_per_k} each; `exclude_seen_combinations: true` draws others)"
             )
+        if self.dry_run:
+            self._dry_run(trainer, stage)
+
+    def _dry_run(self, trainer: Trainer, stage: str) -> None:
+        """Print the cost of the evaluations this run would make, then end it (before any model is built)."""
+        assert self.context is not None and self.group is not None
+        if stage == "fit":
+            schedule = Schedule(self.before_training, self.every_n_train_steps, self.on_checkpoint_save)
+            steps = fit_steps(trainer, schedule)
+        else:
+            steps = [checkpoint_step(Path(trainer.ckpt_path)) if trainer.ckpt_path else 0]
+        if self.group.is_main:
+            print_dry_run(self.context, steps)
+        raise _TunerExitException()  # Lightning's own clean stop from a callback (its tuner callbacks use it)
 
     # -- when to evaluate --
 
@@ -300,15 +336,14 @@ class SkillMixEvalCallback(Callback):
         inline = self.grading_mode == "inline" or trainer.state.fn != TrainerFn.FITTING
         was_training = model.training
         model.eval()
+        gathered = gathered_parameters(model) if self.gather_parameters else nullcontext()
         try:
-            if inline:
-                metrics = evaluate_checkpoint(self.context, self.group, generator, step, checkpoint)
-            else:
+            with gathered:  # for the generation only: grading needs no model
                 generate_checkpoint(self.context, self.group, generator, step, checkpoint)
         finally:
             model.train(was_training)
         if inline:
-            self._publish(trainer, [(step, metrics)])
+            self._publish(trainer, [(step, grade_and_share(self.context, self.group, step, checkpoint))])
         elif self.group.is_main:
             grade = partial(grade_checkpoint, self.context, step, checkpoint)
             self._publish(trainer, self.background.submit(step, grade))
@@ -328,7 +363,7 @@ class SkillMixEvalCallback(Callback):
         for step, metrics in graded:
             logged = metrics["logged"]
             for logger in trainer.loggers:
-                logger.log_metrics(logged, step=step)
+                log_at_step(logger, logged, step)
             trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
             rank_zero_info(_headline(metrics))
 

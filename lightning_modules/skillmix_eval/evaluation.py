@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graders.progress import StatusLine
 from graders.settings import ClientSettings
 from lightning_modules.skillmix_eval.distributed import RankGroup, batches, lockstep_rounds
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
@@ -47,6 +49,8 @@ class EvalContext:
     fail_on_grading_errors: bool
     seen_in_training: dict[str, int] = field(default_factory=dict)
     """Per "<setting>/k<k>": planned combinations that the training files also hold."""
+    progress: bool = False
+    """Live progress on rank 0: generation batches, and the gradings of inline grading."""
 
 
 def batch_seed(seed: int, batch_index: int) -> int:
@@ -55,19 +59,15 @@ def batch_seed(seed: int, batch_index: int) -> int:
     return int.from_bytes(digest[:7], "big") * 2
 
 
-def evaluate_checkpoint(
-    context: EvalContext,
-    group: RankGroup,
-    generator: BatchGenerator,
-    step: int,
-    checkpoint: str | None,
+def grade_and_share(
+    context: EvalContext, group: RankGroup, step: int, checkpoint: str | None
 ) -> dict[str, Any]:
-    """Run (or finish) the evaluation of the model as it is now; every rank returns the metrics document."""
-    generate_checkpoint(context, group, generator, step, checkpoint)
+    """Rank 0 grades the step's generations (inline grading); every rank returns the metrics document."""
     outcome: dict[str, Any] | None = None
     if group.is_main:
         try:
-            outcome = {"metrics": grade_checkpoint(context, step, checkpoint), "error": None}
+            metrics = grade_checkpoint(context, step, checkpoint, progress=context.progress)
+            outcome = {"metrics": metrics, "error": None}
         except BaseException as error:  # the other ranks must hear of it, or they wait for the timeout
             group.from_main({"metrics": None, "error": f"{type(error).__name__}: {error}"})
             raise
@@ -130,32 +130,38 @@ def _generate(
         return
     stand_in = [context.plan.user_turns(plan_batches[pending[0]][0])]
     rounds = lockstep_rounds(len(pending), group.world_size, group.rank)
-    for round_number, slot in enumerate(rounds):
-        if slot is None:
-            generator.two_turns(stand_in, batch_seed(context.seed, -1))
-            lines = []
-        else:
-            batch_index = pending[slot]
-            batch = plan_batches[batch_index]
-            conversations = generator.two_turns(
-                [context.plan.user_turns(item) for item in batch], batch_seed(context.seed, batch_index)
-            )
-            lines = [
-                _generation_line(context, item, conversation, step, checkpoint, generator.effective_sampling)
-                | {"rank": group.rank}
-                for item, conversation in zip(batch, conversations, strict=True)
-            ]
-        gathered = group.gather_to_main(lines)
-        if gathered is not None:
-            for rank_lines in gathered:
-                for line in rank_lines:
-                    if item_key(line) not in done:
-                        folder.generations.append(line)
-            log.info(
-                "generated %d of %d batches",
-                min((round_number + 1) * group.world_size, len(pending)),
-                len(pending),
-            )
+    shown = context.progress and group.is_main
+    display = StatusLine(f"SKILL-MIX step {step}: generation batches", len(pending)) if shown else None
+    with display or nullcontext():
+        for round_number, slot in enumerate(rounds):
+            if slot is None:
+                generator.two_turns(stand_in, batch_seed(context.seed, -1))
+                lines = []
+            else:
+                batch_index = pending[slot]
+                batch = plan_batches[batch_index]
+                conversations = generator.two_turns(
+                    [context.plan.user_turns(item) for item in batch], batch_seed(context.seed, batch_index)
+                )
+                lines = [
+                    _generation_line(
+                        context, item, conversation, step, checkpoint, generator.effective_sampling
+                    )
+                    | {"rank": group.rank}
+                    for item, conversation in zip(batch, conversations, strict=True)
+                ]
+            gathered = group.gather_to_main(lines)
+            if gathered is not None:
+                for rank_lines in gathered:
+                    for line in rank_lines:
+                        if item_key(line) not in done:
+                            folder.generations.append(line)
+                generated = min((round_number + 1) * group.world_size, len(pending))
+                log.info("generated %d of %d batches", generated, len(pending))
+                if display is not None:
+                    display.update(
+                        generated, f"{context.batch_size} conversations each, {group.world_size} rank(s)"
+                    )
 
 
 def _generation_line(
@@ -182,8 +188,11 @@ def _generation_line(
     )
 
 
-def grade_checkpoint(context: EvalContext, step: int, checkpoint: str | None) -> dict[str, Any]:
-    """Rank 0: grade every generation of the step without a record, aggregate, write `metrics.json`."""
+def grade_checkpoint(
+    context: EvalContext, step: int, checkpoint: str | None, progress: bool = False
+) -> dict[str, Any]:
+    """Rank 0: grade every generation of the step without a record, aggregate, write `metrics.json`
+    (a live progress line only where nothing else draws one: not beside training's progress bar)."""
     return grade_and_aggregate(
         context.plan,
         EvalFolder(step_folder(context.output_dir, step)),
@@ -195,4 +204,5 @@ def grade_checkpoint(context: EvalContext, step: int, checkpoint: str | None) ->
         checkpoint=checkpoint,
         fail_on_grading_errors=context.fail_on_grading_errors,
         seen_in_training=context.seen_in_training,
+        progress=progress,
     )
