@@ -68,21 +68,20 @@ class RunGrading:
     grader: ClientSettings
     grading: GradingSettings
 
-    def grade_pass(self, final: bool) -> list[dict[str, Any]]:
-        """Grade every step with something new; returns the metrics written. Failed gradings stop the
-        command on the `final` pass only (a following pass retries them)."""
-        written = []
+    def grade_pass(self) -> tuple[list[dict[str, Any]], list[GradingIncompleteError]]:
+        """Grade every step with something new: the metrics written, and the steps' grading failures
+        (each step is tried, whatever failed before it)."""
+        written, failures = [], []
         for step, root in step_folders(self.eval_dir):
             try:
                 metrics = self.grade_step(step, EvalFolder(root))
             except GradingIncompleteError as error:
-                if final:
-                    raise
                 log.warning("step %d: %s", step, error)
+                failures.append(error)
                 continue
             if metrics is not None:
                 written.append(metrics)
-        return written
+        return written, failures
 
     def grade_step(self, step: int, folder: EvalFolder) -> dict[str, Any] | None:
         """The step's metrics after grading what it lacks; None when nothing changed since its metrics."""
@@ -131,9 +130,12 @@ def grade_run(
     table = MetricsTable(eval_dir / METRICS_CSV)
     while True:
         final = not follow or is_finished(eval_dir)
-        for metrics in run.grade_pass(final):
+        written, failures = run.grade_pass()
+        for metrics in written:
             sys.stdout.write(headline(metrics) + "\n")
             table.add(metrics["step"], metrics["logged"])
+        if final and failures:  # a following pass retries them; the last one stops with the first
+            raise failures[0]
         if final:
             break
         time.sleep(poll_seconds)
