@@ -2,7 +2,7 @@
 SGLang, `transformers serve`) or a local Hugging Face folder — with the evaluation callback's plan, two-turn
 conversation, folder layout, records and metrics, so `compare`, `grade` and `report` read it unchanged.
 
-    <output_dir>/splits.json
+    <output_dir>/splits.json and evaluation.json (what `cli.py grade <output_dir>` grades with)
     <output_dir>/step<step>/{generations,records}.jsonl and metrics.json
 
 Each generation line is appended the moment its conversation is done and each record the moment its
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from graders.evaluation_description import EvalDescription
 from graders.evaluation_grading import grade_and_aggregate
 from graders.evaluation_student import ChatStudent, StudentFailedError, StudentSettings
 from graders.progress import RichProgress
@@ -27,6 +28,7 @@ from graders.skillmix_grader import GradingSettings
 from skillmix.catalog import load_catalog
 from skillmix.errors import InputError
 from skillmix.evaluation.plan import EvalItem, EvalPlan, build_plan
+from skillmix.evaluation.reporting import headline
 from skillmix.evaluation.store import EvalFolder, generation_line, pending_indices, save_splits, step_folder
 from skillmix.metrics import ScoringOptions
 from skillmix.splits import Splits, make_splits
@@ -123,6 +125,9 @@ def evaluate(
         grader.build_backend()  # a missing grader key fails here, before any generation
     save_splits(chosen, output / "splits.json")
     run = run_name or (Path(student.model).name if student.provider == "hf" else student.model)
+    EvalDescription(
+        plan, skills_csv, topics_txt, run, grader, grading, scoring, fail_on_grading_errors, {}
+    ).save(output)
     checkpoint = checkpoint or (student.model if student.provider == "hf" else None)
     log.info(
         "SKILL-MIX evaluation of %s:%s into %s: %d of %d generations left",
@@ -151,7 +156,7 @@ def evaluate(
             f"the metrics in {folder.metrics_path} leave them out. Run the same command again to generate "
             "them: nothing finished is redone."
         )
-    log.info("SKILL-MIX of %s: %s", run, _headline(metrics))
+    log.info("%s (%s)", headline(metrics), run)
 
 
 def pending_generations(
@@ -302,14 +307,3 @@ def _print_plan(
 def _slug(student: StudentSettings) -> str:
     model = Path(student.model).name if student.provider == "hf" else student.model
     return "".join(c if c.isalnum() or c in "-." else "-" for c in f"{student.provider}-{model}")
-
-
-def _headline(metrics: dict[str, object]) -> str:
-    groups = metrics["groups"]
-    assert isinstance(groups, list)
-    cells = [
-        f"{g['setting']} k={g['k']}: full marks {g['full_marks']:.3f} (n={g['n']})"
-        for g in groups
-        if g["full_marks"] is not None
-    ]
-    return "; ".join(cells) or "no scored combinations"

@@ -1,6 +1,9 @@
-"""`python cli.py grade RECORDS.jsonl`: re-grade existing evaluation records with another grader, without
-regenerating. New records go beside the old ones, one line per record as soon as its grading finishes;
-a re-run skips what is done, so an interrupted run (or one stopped by its budget) resumes where it was.
+"""`python cli.py grade RECORDS.jsonl | RUN_OR_EVAL_DIR`: grade without regenerating.
+
+A records file is re-graded (by default with the records' own grading settings) and the new records go
+beside it, one line per record as soon as its grading finishes. A run or evaluation folder has its ungraded
+generations graded in place (`graders.grade_run`). Either way a re-run skips what is done, so an
+interrupted run (or one stopped by its budget) resumes where it was.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -16,14 +20,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from graders.batch.jobs import collect_batches, submit_batches
+from graders.evaluation_description import overridden
 from graders.grade_loop import grade_and_write
+from graders.grade_run import evaluation_folder, grade_run
 from graders.progress import RichProgress
 from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingItem, GradingSettings, SkillMixGrader, generation_draw
 from skillmix.answers import extract_answer
 from skillmix.catalog import Catalog, load_catalog
 from skillmix.errors import InputError
+from skillmix.evaluation.reporting import summarize_records
 from skillmix.jsonl import JsonlAppender, iter_jsonl
+from skillmix.metrics import ScoringOptions
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,7 @@ class SourceRecord:
 
 
 def grade(
-    records: Path,
+    path: Path,
     output: Path | None = None,
     client: ClientSettings | None = None,
     grading: GradingSettings | None = None,
@@ -62,44 +70,110 @@ def grade(
     topics_txt: Path | None = None,
     batch: Literal["off", "submit", "collect"] = "off",
     progress: bool = True,
+    follow: bool = False,
+    poll_seconds: float = 10.0,
 ) -> None:
-    """Re-grade evaluation records (JSONL) with a grader model, writing new records beside them.
+    """Grade evaluation records (a JSONL file, re-graded beside it) or a run's generations (a folder).
 
     Args:
-        records: Evaluation records, one JSON object per line with at least `skills`, `topic` and
-            `answer` or `messages` (the graded text is extracted from the last assistant message).
-        output: Where the new records go; default RECORDS.graded-by-<provider>-<model>.jsonl beside them.
-            Records already there are skipped. Records whose requests failed go to OUTPUT.errors.jsonl
-            and are retried by the next run.
+        path: A records file: evaluation records, one JSON object per line with at least `skills`,
+            `topic` and `answer` or `messages` (the graded text is extracted from the last assistant
+            message). Or a run folder (one holding skillmix_eval/) or an evaluation folder (one holding
+            step*/ folders): every generation without a record is graded in place, per step, writing the
+            step's records.jsonl and metrics.json as the evaluation callback does, and metrics.csv.
+        output: For a records file: where the new records go; default
+            RECORDS.graded-by-<provider>-<model>.jsonl beside them. Records already there are skipped.
+            Records whose requests failed go to OUTPUT.errors.jsonl and are retried by the next run.
         client: The grader model and how to call it (provider, model, base_url, concurrency, cache,
-            budget, ...).
-        grading: Grading rounds (default 3, majority vote), prompt template ("gpt": the rubric table, as in
-            the paper; "llama"), grader temperature/seed, reply length, one re-ask of an unreadable reply.
+            budget, ...). Default for a records file: openai gpt-4-0613 (the paper's grader; needs
+            OPENAI_API_KEY). For a folder: the grader the evaluation saved; the fields you set change it.
+        grading: Grading rounds, prompt template ("gpt": the rubric table, as in the paper; "llama"),
+            grader temperature/seed, reply length, one re-ask of an unreadable reply. Default: the
+            records' own grading settings (their `grading_config`; 3 rounds, "gpt" where they have none),
+            or for a folder the evaluation's; the fields you set change them.
         skills_csv: Skill catalog (official CSV format) the records' skills come from; default: the
             packaged one.
         topics_txt: Topic list to go with `skills_csv`.
         batch: "submit": send all uncached gradings to the provider's Batch API (half price) and exit;
             "collect": wait for submitted batches, ingest them into the cache, then grade (live calls only
             for what the batches did not return); "off": grade with live calls.
-        progress: Show a live progress line.
+        progress: Show a live progress line (records file).
+        follow: For a folder: keep grading new generations as a running job writes them (new steps,
+            growing files), until interrupted or until the job marks the folder finished.
+        poll_seconds: With `follow`, seconds between looks for new generations.
     """
-    if not records.is_file():
+    eval_dir = evaluation_folder(path) if path.is_dir() else None
+    if eval_dir is not None:
+        grade_run(eval_dir, client, grading, follow, poll_seconds)
+        return
+    if not path.is_file():
         raise InputError(
-            f"{records}: no such file. Fix: pass a records.jsonl written by the evaluation "
-            "(<run>/skillmix_eval/stepNNNNNN/records.jsonl) or by an earlier `grade`."
+            f"{path}: no such file, and not a run or evaluation folder. Fix: pass a run folder (with "
+            "skillmix_eval/), an evaluation folder (with step*/ folders), or a records.jsonl written by "
+            "the evaluation (<run>/skillmix_eval/stepNNNNNN/records.jsonl) or by an earlier `grade`."
         )
+    records = path
     settings = client or ClientSettings()
     catalog = load_catalog(skills_csv, topics_txt)
     sources = read_records(records, catalog)
+    grading = overridden(records_grading(sources), grading)
     output = output or records.with_name(f"{records.stem}.graded-by-{_slug(settings)}.jsonl")
     done = _identities(output)
     todo = [s for s in sources if record_identity(s.record) not in done]
     log.info(
         "%s: %d records, %d already graded in %s", records, len(sources), len(sources) - len(todo), output
     )
-    if not todo and batch != "collect":
+    if todo or batch == "collect":
+        asyncio.run(_grade(todo, records, output, settings, grading, batch, progress))
+    if batch != "submit":
+        print_grades(output)
+
+
+def records_grading(sources: Sequence[SourceRecord]) -> GradingSettings:
+    """The grading settings the first record was graded with (its `grading_config`), saying so."""
+    config = next((s.record["grading_config"] for s in sources if "grading_config" in s.record), None)
+    if not isinstance(config, dict):
+        log.info("grading settings: the defaults (the records name none)")
+        return GradingSettings()
+    settings = GradingSettings(
+        rounds=int(config.get("rounds", 3)),
+        template=str(config.get("template", "gpt")),
+        temperature=config.get("temperature", 1.0),
+        seed=config.get("seed"),
+        max_tokens=int(config.get("max_tokens", 512)),
+        reask=bool(config.get("reask", True)),
+        require_length_row=config.get("length_row") == "required",
+    )
+    log.info(
+        "grading settings from the records: %d rounds, template %r (set --grading.rounds / "
+        "--grading.template to change them)",
+        settings.rounds,
+        settings.template,
+    )
+    return settings
+
+
+def print_grades(output: Path) -> None:
+    """The metrics of the records this command wrote, per (setting, k), and how to compare them."""
+    records = [record for _, record in iter_jsonl(output)]
+    if not records:
         return
-    asyncio.run(_grade(todo, records, output, settings, grading or GradingSettings(), batch, progress))
+    try:
+        groups = summarize_records(records, ScoringOptions())
+    except InputError as error:  # records without the evaluation's fields (run, step, seed) still grade
+        log.info("no metrics for %s: %s", output, error)
+        return
+    for setting, k, summary in groups:
+        cells = [
+            f"{name.replace('_', ' ')} {value:.3f}" if value is not None else f"{name} -"
+            for name, value in (
+                ("full_marks", summary.full_marks),
+                ("all_skills", summary.all_skills),
+                ("skills_fraction", summary.skills_fraction),
+            )
+        ]
+        sys.stdout.write(f"{output.name}: {setting} k={k}: {', '.join(cells)} (n={summary.n})\n")
+    sys.stdout.write(f"Compare with the original grades: python cli.py compare {output.parent}\n")
 
 
 async def _grade(

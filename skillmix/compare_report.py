@@ -26,14 +26,15 @@ def print_table(rows: list[dict[str, Any]], console: Console | None = None) -> N
     compat = any(row["reference_compat"] for row in rows)
     title = "SKILL-MIX" + (" (reference-compatible: unscored gradings scored as 0)" if compat else "")
     table = Table(title=title, caption="value ± standard error [95% bootstrap interval over combinations]")
-    for column in ("run", "setting", "checkpoint", "k", "seed", "n"):
+    for column in ("run", "setting", "checkpoint", "k", "seed", "grader", "n"):
         table.add_column(column, justify="right" if column in ("k", "seed", "n") else "left")
     for name in METRIC_NAMES:
         table.add_column(_TITLES[name], justify="right")
     table.add_column("unscored", justify="right")
     for row in rows:
         cells = [
-            str(row[c]) if row[c] is not None else "-" for c in ("run", "setting", "checkpoint", "k", "seed")
+            str(row[c]) if row[c] is not None else "-"
+            for c in ("run", "setting", "checkpoint", "k", "seed", "grader")
         ]
         cells.append(str(row["n"]))
         cells += [_with_se(row[name], row[f"{name}_se"], row.get(f"{name}_ci95")) for name in METRIC_NAMES]

@@ -130,6 +130,11 @@ def write_json_atomically(path: Path, value: Any) -> None:
     _replace(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Replace a text file (a CSV table, say) all at once."""
+    _replace(path, text)
+
+
 def _replace(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")

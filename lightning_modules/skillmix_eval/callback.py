@@ -21,6 +21,7 @@ from lightning.pytorch.utilities.exceptions import _TunerExitException
 from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from graders.evaluation_description import EvalDescription, clear_finished, mark_finished
 from graders.settings import ClientSettings
 from lightning_modules.export import checkpoint_step
 from lightning_modules.skillmix_eval.background import BackgroundGrading
@@ -40,6 +41,7 @@ from lightning_modules.skillmix_eval.logging_steps import log_at_step
 from skillmix.catalog import load_catalog
 from skillmix.errors import InputError
 from skillmix.evaluation.plan import build_plan, seen_in
+from skillmix.evaluation.reporting import headline
 from skillmix.evaluation.store import save_splits
 from skillmix.metrics import ScoringOptions
 
@@ -75,7 +77,7 @@ class SkillMixEvalCallback(Callback):
         exclude_seen_combinations: bool = False,
         fail_on_grading_errors: bool = True,
         wait_timeout_hours: float = 48.0,
-        grading_mode: Literal["background", "inline"] = "background",
+        grading_mode: Literal["background", "deferred", "inline"] = "background",
         max_pending_gradings: int = 2,
         gather_parameters: bool = True,
         dry_run: bool = False,
@@ -119,8 +121,12 @@ class SkillMixEvalCallback(Callback):
             grading_mode: In `fit`, "background": once the ranks have generated a checkpoint's answers,
                 training goes on while rank 0 grades them in a worker thread; the metrics are logged at
                 the evaluated step when that checkpoint is graded, and the end of `fit` waits for the
-                rest (a grading error is reported then, not between steps). "inline": every rank waits
-                for the grading. `validate` always grades inline. Both give the same records and metrics.
+                rest (a grading error is reported then, not between steps). "deferred": the callback only
+                generates, in `fit` and `validate` alike; the run makes no grader call and needs no grader
+                key, and `python cli.py grade RUN_DIR` (`--follow` beside the running job) grades it with
+                the grader saved in `<output_dir>/evaluation.json`. "inline": every rank waits for the
+                grading. `validate` grades inline unless deferred. All three give the same records and
+                metrics.
             max_pending_gradings: In background mode, at most this many checkpoints wait for grading;
                 the next evaluation waits for the oldest first.
             gather_parameters: With an FSDP2-sharded model, gather every layer once for a checkpoint's
@@ -159,8 +165,10 @@ class SkillMixEvalCallback(Callback):
         self.exclude_seen_combinations = exclude_seen_combinations
         self.fail_on_grading_errors = fail_on_grading_errors
         self.wait_timeout = timedelta(hours=wait_timeout_hours)
-        if grading_mode not in ("background", "inline"):
-            raise InputError(f"grading_mode must be 'background' or 'inline', got {grading_mode!r}")
+        if grading_mode not in ("background", "deferred", "inline"):
+            raise InputError(
+                f"grading_mode must be 'background', 'deferred' or 'inline', got {grading_mode!r}"
+            )
         self.grading_mode = grading_mode
         self.background = BackgroundGrading(max_pending_gradings)
         self.gather_parameters = gather_parameters
@@ -183,7 +191,7 @@ class SkillMixEvalCallback(Callback):
                 "`validate` runs the SKILL-MIX evaluation when its validation loop ends, and Lightning skips "
                 "that loop without validation data. Fix: set `data.val_examples` > 0 (e.g. 4)."
             )
-        if self.grader.provider != "hf" and not self.dry_run:
+        if self.grading_mode != "deferred" and self.grader.provider != "hf" and not self.dry_run:
             self.grader.build_backend()  # raises MissingCredentialsError naming the variable
         catalog = load_catalog(self.skills_csv, self.topics_txt)
         training = training_data(trainer)
@@ -203,8 +211,6 @@ class SkillMixEvalCallback(Callback):
         log_dir = trainer.log_dir  # a collective under DDP/FSDP: every rank asks
         output_dir = Path(self.output_dir or Path(log_dir or trainer.default_root_dir) / "skillmix_eval")
         self.group = RankGroup(self.wait_timeout)
-        if self.group.is_main and not self.dry_run:
-            save_splits(splits, output_dir / "splits.json")
         self.context = EvalContext(
             plan=plan,
             output_dir=output_dir,
@@ -220,11 +226,19 @@ class SkillMixEvalCallback(Callback):
             seen_in_training=seen,
             progress=self.progress,
         )
+        if self.group.is_main and not self.dry_run:
+            save_splits(splits, output_dir / "splits.json")
+            self._description().save(output_dir)
+            clear_finished(output_dir)
+        graded = (
+            f"graded later by `cli.py grade {output_dir}` (deferred)"
+            if self.grading_mode == "deferred"
+            else f"graded {self.grading.rounds}x by {self.grader.model}"
+        )
         rank_zero_info(
             f"SKILL-MIX evaluation: {len(plan.items)} generations per checkpoint "
             f"({', '.join(self.settings)}; k={self.ks}; {self.combinations_per_k} combinations x "
-            f"{self.generation_rounds} rounds), graded {self.grading.rounds}x by {self.grader.model}, "
-            f"into {output_dir}"
+            f"{self.generation_rounds} rounds), {graded}, into {output_dir}"
         )
         if any(seen.values()):
             overlap = ", ".join(f"{group} {count}" for group, count in seen.items() if count)
@@ -286,6 +300,7 @@ class SkillMixEvalCallback(Callback):
             self.background_errors.append(error)
         if self.background_errors:
             raise self.background_errors[0]
+        self._mark_finished()
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         self.background.close()  # the grading in progress finishes and is written; queued ones are dropped
@@ -314,6 +329,7 @@ class SkillMixEvalCallback(Callback):
             path = trainer.ckpt_path
             step = checkpoint_step(Path(path)) if path else 0
             self.evaluate(trainer, pl_module, step=step, checkpoint=str(path) if path else None)
+            self._mark_finished()
 
     # -- the evaluation --
 
@@ -333,7 +349,9 @@ class SkillMixEvalCallback(Callback):
             synced_gpus=_is_sharded(model) and self.group.world_size > 1,
             model_name_or_path=self.context.student_model,
         )
-        inline = self.grading_mode == "inline" or trainer.state.fn != TrainerFn.FITTING
+        mode = self.grading_mode
+        if mode == "background" and trainer.state.fn != TrainerFn.FITTING:
+            mode = "inline"
         was_training = model.training
         model.eval()
         gathered = gathered_parameters(model) if self.gather_parameters else nullcontext()
@@ -342,11 +360,32 @@ class SkillMixEvalCallback(Callback):
                 generate_checkpoint(self.context, self.group, generator, step, checkpoint)
         finally:
             model.train(was_training)
-        if inline:
+        if mode == "inline":
             self._publish(trainer, [(step, grade_and_share(self.context, self.group, step, checkpoint))])
+        elif mode == "deferred":
+            rank_zero_info(f"SKILL-MIX at step {step}: generated; grading deferred to `cli.py grade`")
         elif self.group.is_main:
             grade = partial(grade_checkpoint, self.context, step, checkpoint)
             self._publish(trainer, self.background.submit(step, grade))
+
+    def _description(self) -> EvalDescription:
+        assert self.context is not None
+        return EvalDescription(
+            plan=self.context.plan,
+            skills_csv=self.skills_csv,
+            topics_txt=self.topics_txt,
+            run=self.context.run,
+            grader=self.grader,
+            grading=self.grading,
+            scoring=self.scoring,
+            fail_on_grading_errors=self.fail_on_grading_errors,
+            seen_in_training=self.context.seen_in_training,
+        )
+
+    def _mark_finished(self) -> None:
+        """Tell a `grade --follow` beside this run that no more generations will come."""
+        if self.context is not None and self.group is not None and self.group.is_main:
+            mark_finished(self.context.output_dir, sorted(self.evaluated_steps))
 
     def _background_finished(self) -> list[tuple[int, dict[str, Any]]]:
         try:
@@ -365,7 +404,7 @@ class SkillMixEvalCallback(Callback):
             for logger in trainer.loggers:
                 log_at_step(logger, logged, step)
             trainer.callback_metrics.update({name: torch.tensor(value) for name, value in logged.items()})
-            rank_zero_info(_headline(metrics))
+            rank_zero_info(headline(metrics))
 
 
 def _hf_model(pl_module: LightningModule) -> PreTrainedModel:
@@ -402,12 +441,3 @@ def _is_sharded(model: torch.nn.Module) -> bool:
 def _run_name(log_dir: str | None, root: str) -> str:
     parts = Path(log_dir or root).resolve().parts
     return "/".join(parts[-2:])
-
-
-def _headline(metrics: dict[str, Any]) -> str:
-    cells = [
-        f"{group['setting']} k={group['k']}: full marks {group['full_marks']:.3f} (n={group['n']})"
-        for group in metrics["groups"]
-        if group["full_marks"] is not None
-    ]
-    return f"SKILL-MIX at step {metrics['step']}: " + ("; ".join(cells) or "no scored combinations")

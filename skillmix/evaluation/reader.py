@@ -20,6 +20,7 @@ from skillmix.prompts import rubric_criteria_for_names
 from skillmix.rubric import parse_rubric
 
 RECORDS_FILE = "records.jsonl"
+REGRADED_FILES = "records.graded-by-*.jsonl"
 
 
 class EvalRecordsError(InputError):
@@ -66,11 +67,15 @@ def _grading(grading: dict[str, Any], criteria: list[str]) -> Grading:
 
 
 def records_files(root: Path) -> list[Path]:
-    """`root` itself when it is a JSONL file (records.jsonl, or one `grade` wrote beside it:
-    records.graded-by-<grader>.jsonl), else every records.jsonl below it."""
+    """`root` itself when it is a JSONL file, else every records file below it: the evaluation's
+    records.jsonl and those `grade` wrote beside them (records.graded-by-<grader>.jsonl; never their
+    .errors.jsonl of failed requests)."""
     if root.is_file():
         return [root] if root.suffix == ".jsonl" else []
-    return sorted(root.rglob(RECORDS_FILE)) if root.is_dir() else []
+    if not root.is_dir():
+        return []
+    regraded = [p for p in root.rglob(REGRADED_FILES) if not p.name.endswith(".errors.jsonl")]
+    return sorted([*root.rglob(RECORDS_FILE), *regraded])
 
 
 def is_eval_output(root: Path) -> bool:

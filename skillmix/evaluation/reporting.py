@@ -79,3 +79,13 @@ def metrics_document(
         ],
         "logged": logged_metrics(groups),
     }
+
+
+def headline(metrics: Mapping[str, Any]) -> str:
+    """One line of a step's metrics document: full marks per (setting, k), as the commands print it."""
+    cells = [
+        f"{group['setting']} k={group['k']}: full marks {group['full_marks']:.3f} (n={group['n']})"
+        for group in metrics["groups"]
+        if group["full_marks"] is not None
+    ]
+    return f"SKILL-MIX at step {metrics['step']}: " + ("; ".join(cells) or "no scored combinations")

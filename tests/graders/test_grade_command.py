@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from grader_fakes import FAKE_OPENAI_KEY, REFERENCE, files_containing, requires_reference
+from rich.console import Console
 
 import cli
 from graders.credentials import MissingCredentialsError
@@ -15,6 +16,9 @@ from graders.grade_command import grade
 from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingSettings
 from skillmix.catalog import load_catalog
+from skillmix.compare import compare_rows
+from skillmix.compare_report import print_table
+from skillmix.metrics import ScoringOptions
 from skillmix.prompts import render_grading_prompt
 from skillmix.reference_layout import read_reference_layout
 
@@ -147,3 +151,34 @@ def test_bad_records_are_named_by_file_line_and_field(server, tmp_path, records,
     with pytest.raises(ValueError, match=message):
         grade(records, client=settings(server, tmp_path), progress=False, **CATALOG)
     assert server.state.requests == []
+
+
+def test_defaults_to_the_records_grading_settings_prints_metrics_and_compare_shows_both_graders(
+    server, tmp_path, records, capsys, caplog
+):
+    original = read_jsonl(records)
+    for record in original:
+        record |= {"step": 0, "seed": 0, "answer": record["messages"][-1]["content"].split("\n\n")[0][8:]}
+        record["grading_config"] = {"grader": "openai:gpt-4", "template": "gpt", "rounds": 1, "seed": 1}
+    records.write_text("".join(json.dumps(record) + "\n" for record in original))
+    caplog.set_level("INFO", logger="graders.grade_command")
+    grade(records, client=settings(server, tmp_path), progress=False, **CATALOG)
+    graded = read_jsonl(records.with_name("records.graded-by-openai-gpt-4-0613.jsonl"))
+    assert [len(r["gradings"]) for r in graded] == [1] * 10
+    assert {r["grading_config"]["seed"] for r in graded} == {1}
+    assert "grading settings from the records: 1 rounds, template 'gpt'" in caplog.text
+    printed = capsys.readouterr().out
+    assert "records.graded-by-openai-gpt-4-0613.jsonl: reference k=3: full marks" in printed
+    assert f"python cli.py compare {records.parent}" in printed
+    rows = compare_rows([records.parent], ScoringOptions())
+    assert {row["grader"] for row in rows} == {"openai:gpt-4", "openai:gpt-4-0613"}
+    console = Console(record=True, width=250)
+    print_table(rows, console)
+    text = console.export_text()
+    assert "grader" in text and "openai:gpt-4-0613" in text
+
+
+def test_help_names_the_default_grader(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["grade", "--help"])
+    assert "openai gpt-4-0613" in " ".join(capsys.readouterr().out.split())
