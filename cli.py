@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 PROJECT_COMMANDS: dict[str, str] = {
     "agreement": "skillmix.agreement:main",
@@ -55,6 +56,10 @@ def run_trainer_cli(argv: list[str] | None = None) -> None:
 
     from datamodules.skillmix_datamodule import SkillMixDataModule
     from lightning_modules.causal_lm import CausalLMModule
+    from lightning_modules.run_folders import remove_if_unused
+
+    created: list[Path] = []
+    """The run folder this command makes (none when it works in an existing one): removed if it fails."""
 
     class SkillMixCLI(LightningCLI):
         def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -66,13 +71,77 @@ def run_trainer_cli(argv: list[str] | None = None) -> None:
             assert isinstance(args, list)
             self.config = parser.parse_args(args)
 
+        def before_instantiate_classes(self) -> None:
+            if self.subcommand == "validate":  # the run's own config.yaml is the training's
+                self.save_config_kwargs["config_filename"] = "validate_config.yaml"
+            run = choose_run_folder(self.config[self.subcommand], str(self.subcommand))
+            if run is not None and not run.exists():
+                created.append(run)
+
+        def after_fit(self) -> None:
+            print_next_step(self.trainer.log_dir)
+
+        def after_validate(self) -> None:
+            print_next_step(self.trainer.log_dir)
+
     argv = list(sys.argv[1:] if argv is None else argv)
     # Only without a --config: as a parser default it would leak its CPU settings into every other config.
     if argv[:1] in (["fit"], ["validate"]) and not any(
         a in ("-c", "--config") or a.startswith("--config=") for a in argv
     ):
         argv[1:1] = ["--config", str(DEFAULT_CONFIG)]
-    SkillMixCLI(CausalLMModule, SkillMixDataModule, args=argv, save_config_kwargs={"overwrite": True})
+    try:
+        SkillMixCLI(CausalLMModule, SkillMixDataModule, args=argv, save_config_kwargs={"overwrite": True})
+    except BaseException:
+        for run in created:
+            remove_if_unused(run)
+        raise
+
+
+def choose_run_folder(config: Any, subcommand: str) -> Path | None:
+    """Give the logger its run folder (`version`) and `ckpt_path` its checkpoint, by the rule of
+    `lightning_modules.run_folders`; None when the config fixes its own folders (a logger `version` or a
+    checkpoint `dirpath`) or has no CSV logger."""
+    from lightning_modules.run_folders import choose_run
+
+    if subcommand not in ("fit", "validate"):
+        return None
+    logger = config.trainer.logger
+    arguments = getattr(logger, "init_args", None)
+    if (
+        arguments is None
+        or getattr(arguments, "save_dir", None) is None
+        or arguments.get("version") is not None
+    ):
+        return None
+    callbacks = config.trainer.callbacks or []
+    if any(getattr(getattr(c, "init_args", None), "dirpath", None) for c in callbacks):
+        return None
+    root = Path(arguments.save_dir) / str(arguments.get("name") or "")
+    choice = choose_run(root, subcommand, config.ckpt_path)
+    if config.ckpt_path == "last" and choice.ckpt_path is None:
+        logging.getLogger(__name__).warning(
+            "No run under %s to resume (`--ckpt_path last`): starting one.", root
+        )
+    config.ckpt_path = choice.ckpt_path
+    arguments.version = choice.version
+    return root / f"version_{choice.version}"
+
+
+def print_next_step(log_dir: str | None) -> None:
+    """End every Trainer run with the command that shows its SKILL-MIX results (or how to get some)."""
+    from lightning.pytorch.utilities import rank_zero_info
+
+    if log_dir is None:
+        return
+    run = Path(log_dir)
+    if (run / "skillmix_eval").is_dir():
+        rank_zero_info(f"SKILL-MIX results of this run: python cli.py compare {run}")
+    elif (run / "checkpoints").is_dir():
+        rank_zero_info(
+            f"Checkpoints in {run / 'checkpoints'}. Evaluate one: python cli.py validate --config ... "
+            f"--config configs/eval/skillmix_small.yaml --ckpt_path {run / 'checkpoints' / 'last.ckpt'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
