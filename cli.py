@@ -8,6 +8,7 @@ lazily so that, for example, `compare` starts without importing torch.
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import sys
 from pathlib import Path
@@ -26,6 +27,23 @@ PROJECT_COMMANDS: dict[str, str] = {
 """Command name -> "module:function" for commands that are not Trainer runs. A function named `main` parses
 its own argv (compare: several positional paths and a bare `--json`); any other is given to jsonargparse."""
 
+TRAINER_COMMANDS = ("fit", "validate")
+"""The LightningCLI subcommands this project supports (its module has no test or predict step)."""
+
+SUMMARIES: dict[str, str] = {
+    "fit": "train on D(k) files (SKILL-MIX evaluation: add configs/eval/*.yaml)",
+    "validate": "SKILL-MIX evaluation of the base model or of one checkpoint",
+    "generate": "make D(k) training data with a teacher model (full marks kept)",
+    "export": "a checkpoint as a Hugging Face model folder (vLLM, transformers)",
+    "evaluate": "SKILL-MIX evaluation of any chat model (API, server, HF folder)",
+    "grade": "re-grade evaluation records with another grader",
+    "compare": "SKILL-MIX metrics per run, step, setting and k (+ JSON, plots)",
+    "report": "runs, metrics and transcripts as one self-contained HTML file",
+    "agreement": "grader agreement: with itself (Fleiss), with another (Cohen)",
+    "overlap": "n-gram overlap of evaluation answers with the training texts",
+}
+"""One line per command for the top-level help."""
+
 
 def configure_logging() -> None:
     """One place for the project commands' log format (Trainer runs keep Lightning's own)."""
@@ -43,8 +61,21 @@ def run_project_command(name: str, argv: list[str]) -> None:
     function = getattr(importlib.import_module(module_name), function_name)
     if function_name == "main":
         function(argv)
-    else:
-        auto_cli(function, args=argv)
+    else:  # the whole first paragraph (jsonargparse keeps only its first line) and errors naming the command
+        description = (inspect.getdoc(function) or "").split("\n\n")[0].replace("\n", " ")
+        auto_cli(function, args=argv, prog=f"cli.py {name}", description=description)
+
+
+def usage() -> str:
+    """The top-level help: every command with a line, and where each one's options are."""
+    width = max(map(len, SUMMARIES))
+    lines = [f"  {name.ljust(width)}  {summary}" for name, summary in SUMMARIES.items()]
+    return (
+        "usage: python cli.py COMMAND [OPTIONS]\n\ncommands:\n"
+        + "\n".join(lines)
+        + "\n\n`python cli.py COMMAND --help` lists a command's options; `fit` and `validate`\n"
+        "without --config run configs/default.yaml.\n"
+    )
 
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
@@ -52,11 +83,16 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
 
 def run_trainer_cli(argv: list[str] | None = None) -> None:
+    from lightning.pytorch import Callback, Trainer
+    from lightning.pytorch.callbacks import ProgressBar
     from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
     from datamodules.skillmix_datamodule import SkillMixDataModule
     from lightning_modules.causal_lm import CausalLMModule
+    from lightning_modules.console import StepProgressBar, silence_harmless_noise
     from lightning_modules.run_folders import remove_if_unused
+
+    silence_harmless_noise()
 
     created: list[Path] = []
     """The run folder this command makes (none when it works in an existing one): removed if it fails."""
@@ -77,6 +113,13 @@ def run_trainer_cli(argv: list[str] | None = None) -> None:
             run = choose_run_folder(self.config[self.subcommand], str(self.subcommand))
             if run is not None and not run.exists():
                 created.append(run)
+
+        def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+            if config.get("enable_progress_bar") is not False and not any(
+                isinstance(c, ProgressBar) for c in [*callbacks, *(config.get("callbacks") or [])]
+            ):
+                callbacks = [*callbacks, StepProgressBar()]
+            return super()._instantiate_trainer(config, callbacks)
 
         def after_fit(self) -> None:
             print_next_step(self.trainer.log_dir)
@@ -102,7 +145,8 @@ def choose_run_folder(config: Any, subcommand: str) -> Path | None:
     """Give the logger its run folder (`version`) and `ckpt_path` its checkpoint, by the rule of
     `lightning_modules.run_folders`; None when the config fixes its own folders (a logger `version` or a
     checkpoint `dirpath`) or has no CSV logger."""
-    from lightning_modules.run_folders import choose_run
+    from lightning_modules.console import silence_resume_warning
+    from lightning_modules.run_folders import choose_run, version_of
 
     if subcommand not in ("fit", "validate"):
         return None
@@ -123,6 +167,8 @@ def choose_run_folder(config: Any, subcommand: str) -> Path | None:
         logging.getLogger(__name__).warning(
             "No run under %s to resume (`--ckpt_path last`): starting one.", root
         )
+    if subcommand == "fit" and choice.ckpt_path and version_of(choice.ckpt_path, root) is not None:
+        silence_resume_warning()
     config.ckpt_path = choice.ckpt_path
     arguments.version = choice.version
     return root / f"version_{choice.version}"
@@ -148,8 +194,15 @@ def main(argv: list[str] | None = None) -> None:
     from skillmix.errors import InputError
 
     argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(usage())
+        return
     try:
-        if argv and argv[0] in PROJECT_COMMANDS:
+        if argv[0] in ("test", "predict"):
+            raise InputError(f"`{argv[0]}` is not supported (the model has no {argv[0]} step). Fix: `validate`.")
+        if argv[0] not in (*TRAINER_COMMANDS, *PROJECT_COMMANDS):
+            raise InputError(f"unknown command {argv[0]!r}. Fix: one of these.\n\n{usage()}")
+        if argv[0] in PROJECT_COMMANDS:
             run_project_command(argv[0], argv[1:])
         else:
             run_trainer_cli(argv)
