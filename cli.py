@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -122,17 +123,18 @@ def run_trainer_cli(argv: list[str] | None = None) -> None:
             return super()._instantiate_trainer(config, callbacks)
 
         def after_fit(self) -> None:
-            print_next_step(self.trainer.log_dir)
+            print_next_step(self.trainer, configs)
 
         def after_validate(self) -> None:
-            print_next_step(self.trainer.log_dir)
+            print_next_step(self.trainer, configs)
 
     argv = list(sys.argv[1:] if argv is None else argv)
     # Only without a --config: as a parser default it would leak its CPU settings into every other config.
     if argv[:1] in (["fit"], ["validate"]) and not any(
         a in ("-c", "--config") or a.startswith("--config=") for a in argv
     ):
-        argv[1:1] = ["--config", str(DEFAULT_CONFIG)]
+        argv[1:1] = ["--config", os.path.relpath(DEFAULT_CONFIG)]
+    configs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-c", "--config")]
     try:
         SkillMixCLI(CausalLMModule, SkillMixDataModule, args=argv, save_config_kwargs={"overwrite": True})
     except BaseException:
@@ -174,19 +176,32 @@ def choose_run_folder(config: Any, subcommand: str) -> Path | None:
     return root / f"version_{choice.version}"
 
 
-def print_next_step(log_dir: str | None) -> None:
-    """End every Trainer run with the command that shows its SKILL-MIX results (or how to get some)."""
-    from lightning.pytorch.utilities import rank_zero_info
+def print_next_step(trainer: Any, configs: list[str]) -> None:
+    """End every Trainer run with its SKILL-MIX results (a `validate`) and the exact command that shows
+    them, or, after a `fit` without evaluation, the command that evaluates its last checkpoint."""
+    from lightning.pytorch.trainer.states import TrainerFn
 
-    if log_dir is None:
+    from lightning_modules.skillmix_eval import SkillMixEvalCallback
+    from skillmix.compare import compare
+    from skillmix.evaluation.store import step_folder
+
+    if not trainer.is_global_zero or trainer.log_dir is None:
         return
-    run = Path(log_dir)
-    if (run / "skillmix_eval").is_dir():
-        rank_zero_info(f"SKILL-MIX results of this run: python cli.py compare {run}")
-    elif (run / "checkpoints").is_dir():
-        rank_zero_info(
-            f"Checkpoints in {run / 'checkpoints'}. Evaluate one: python cli.py validate --config ... "
-            f"--config configs/eval/skillmix_small.yaml --ckpt_path {run / 'checkpoints' / 'last.ckpt'}"
+    evaluation = next((c for c in trainer.callbacks if isinstance(c, SkillMixEvalCallback)), None)
+    if evaluation is not None and evaluation.context is not None:
+        output_dir = evaluation.context.output_dir
+        if trainer.state.fn == TrainerFn.VALIDATING:
+            for step in sorted(evaluation.evaluated_steps):
+                compare([step_folder(output_dir, step)])
+        shown = output_dir.parent if output_dir == Path(trainer.log_dir) / "skillmix_eval" else output_dir
+        sys.stdout.write(f"SKILL-MIX results of this run: python cli.py compare {shown}\n")
+        return
+    last = Path(trainer.log_dir) / "checkpoints" / "last.ckpt"
+    if trainer.state.fn == TrainerFn.FITTING and last.exists():
+        given = " ".join(f"--config {config}" for config in configs)
+        sys.stdout.write(
+            f"Checkpoints: {last.parent}. Evaluate the last one on SKILL-MIX (needs a grader key):\n"
+            f"  python cli.py validate {given} --config configs/eval/skillmix_small.yaml --ckpt_path {last}\n"
         )
 
 

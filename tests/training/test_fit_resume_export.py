@@ -66,6 +66,8 @@ def test_export_reloads_with_from_pretrained_and_equal_logits(runs, tmp_path: Pa
     assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json"} <= {
         p.name for p in tmp_path.iterdir()
     }
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"]  # readable by whoever can read the rest
     exported = AutoModelForCausalLM.from_pretrained(tmp_path)
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert tokenizer.chat_template
