@@ -185,7 +185,8 @@ def print_next_step(trainer: Any, configs: list[str]) -> None:
     from skillmix.compare import compare
     from skillmix.evaluation.store import step_folder
 
-    if not trainer.is_global_zero or trainer.log_dir is None:
+    log_dir = trainer.log_dir  # a collective under DDP/FSDP: every rank asks
+    if not trainer.is_global_zero or log_dir is None:
         return
     evaluation = next((c for c in trainer.callbacks if isinstance(c, SkillMixEvalCallback)), None)
     if evaluation is not None and evaluation.context is not None:
@@ -193,10 +194,10 @@ def print_next_step(trainer: Any, configs: list[str]) -> None:
         if trainer.state.fn == TrainerFn.VALIDATING:
             for step in sorted(evaluation.evaluated_steps):
                 compare([step_folder(output_dir, step)])
-        shown = output_dir.parent if output_dir == Path(trainer.log_dir) / "skillmix_eval" else output_dir
+        shown = output_dir.parent if output_dir == Path(log_dir) / "skillmix_eval" else output_dir
         sys.stdout.write(f"SKILL-MIX results of this run: python cli.py compare {shown}\n")
         return
-    last = Path(trainer.log_dir) / "checkpoints" / "last.ckpt"
+    last = Path(log_dir) / "checkpoints" / "last.ckpt"
     if trainer.state.fn == TrainerFn.FITTING and last.exists():
         given = " ".join(f"--config {config}" for config in configs)
         sys.stdout.write(
