@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     try:
         if argv[0] in ("test", "predict"):
-            raise InputError(f"`{argv[0]}` is not supported (the model has no {argv[0]} step). Fix: `validate`.")
+            raise InputError(f"`{argv[0]}` is not supported (the model has no {argv[0]} step). Fix: validate")
         if argv[0] not in (*TRAINER_COMMANDS, *PROJECT_COMMANDS):
             raise InputError(f"unknown command {argv[0]!r}. Fix: one of these.\n\n{usage()}")
         if argv[0] in PROJECT_COMMANDS:

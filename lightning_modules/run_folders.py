@@ -61,10 +61,8 @@ def choose_run(root: Path, subcommand: str, ckpt_path: str | None) -> RunChoice:
             if last.exists():
                 return RunChoice(version, str(last))
         return RunChoice(_new_fit_version(root, found), None)  # nothing to resume: a fresh run
-    if ckpt_path:
-        version = version_of(ckpt_path, root)
-        if version is not None:
-            return RunChoice(version, ckpt_path)
+    if ckpt_path and (owner := version_of(ckpt_path, root)) is not None:
+        return RunChoice(owner, ckpt_path)
     if subcommand == "fit":
         return RunChoice(_new_fit_version(root, found), ckpt_path)
     return RunChoice(found[-1] if found else 0, ckpt_path)
