@@ -75,7 +75,11 @@ def draw_mixture(
             "no usable SKILL-MIX examples: every one was dropped by the length cap or the files are empty"
         )
     if not 0 <= val_examples < skillmix_size:
-        raise InputError(f"val_examples must be in [0, {skillmix_size}) for {skillmix_size} usable examples")
+        raise InputError(
+            f"val_examples={val_examples} holds back that many examples for validation, but there are "
+            f"{skillmix_size} usable ones. Fix: pass --data.val_examples with a number from 0 to "
+            f"{skillmix_size - 1} (0: no validation loss and no `validate`)"
+        )
     generator = torch.Generator().manual_seed(seed)
     held_out = set(torch.randperm(skillmix_size, generator=generator)[:val_examples].tolist())
 

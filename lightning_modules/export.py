@@ -80,8 +80,17 @@ def export(
     out = Path(output_dir)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(out)
+    _readable_like_the_rest(out)
     log.info("exported %s (%s, %s) to %s", checkpoint, source, dtype, out)
     return out
+
+
+def _readable_like_the_rest(out: Path) -> None:
+    """safetensors writes its files 0600; give them the mode the other files got (from the umask), so that
+    a server running as another user can read the whole folder."""
+    mode = (out / "tokenizer_config.json").stat().st_mode & 0o777
+    for path in out.glob("*.safetensors"):
+        path.chmod(mode)
 
 
 def read_checkpoint(

@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -21,29 +22,56 @@ def _with_se(value: float | None, se: float | None, ci: list[float] | None = Non
     return text if ci is None else f"{text} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
+WIDE = 120
+"""Terminal columns from which a row shows its bootstrap interval; narrower, value and error are stacked."""
+
+
 def print_table(rows: list[dict[str, Any]], console: Console | None = None) -> None:
     console = console or Console()
+    narrow = console.width < WIDE
     compat = any(row["reference_compat"] for row in rows)
     title = "SKILL-MIX" + (" (reference-compatible: unscored gradings scored as 0)" if compat else "")
-    table = Table(title=title, caption="value ± standard error [95% bootstrap interval over combinations]")
-    for column in ("run", "setting", "checkpoint", "k", "seed", "grader", "n"):
-        table.add_column(column, justify="right" if column in ("k", "seed", "n") else "left")
+    caption = "value ± standard error" + (
+        " (95% bootstrap intervals: --json, or a wider terminal)"
+        if narrow
+        else " [95% bootstrap interval over combinations]"
+    )
+    table = Table(
+        title=title, caption=caption, box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD, pad_edge=not narrow
+    )
+    for column in ("run", "setting", "step", "k", "seed", "grader", "n"):
+        table.add_column(
+            column,
+            justify="right" if column in ("step", "k", "seed", "n") else "left",
+            overflow="fold",
+            min_width=len(column),
+        )
     for name in METRIC_NAMES:
-        table.add_column(_TITLES[name], justify="right")
-    table.add_column("unscored", justify="right")
+        header = _TITLES[name].replace(" ", "\n") if narrow else _TITLES[name]
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("unscored", justify="right", no_wrap=True)
     for row in rows:
-        cells = [
-            str(row[c]) if row[c] is not None else "-"
-            for c in ("run", "setting", "checkpoint", "k", "seed", "grader")
-        ]
+        step = row.get("step", row["checkpoint"])
+        cells = [str(value) if value is not None else "-" for value in (row["run"], row["setting"], step)]
+        cells += [str(row[c]) if row[c] is not None else "-" for c in ("k", "seed", "grader")]
         cells.append(str(row["n"]))
-        cells += [_with_se(row[name], row[f"{name}_se"], row.get(f"{name}_ci95")) for name in METRIC_NAMES]
+        for name in METRIC_NAMES:
+            if narrow:
+                cells.append(_stacked(row[name], row[f"{name}_se"]))
+            else:
+                cells.append(_with_se(row[name], row[f"{name}_se"], row.get(f"{name}_ci95")))
         cells.append(f"{row['unscored']}/{row['gradings']}")
         table.add_row(*cells)
     console.print(table)
     for row in rows:
         for warning in row["warnings"]:
             console.print(f"[yellow]warning[/yellow] {row['run']} k={row['k']}: {warning}")
+
+
+def _stacked(value: float | None, se: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if se is None else f"{value:.3f}\n±{se:.3f}"
 
 
 def plot_rows(rows: list[dict[str, Any]], path: Path) -> None:

@@ -116,14 +116,13 @@ def print_run_deltas(rows: Sequence[dict[str, Any]]) -> None:
         title=f"difference to run {paired[0]['baseline_run']}, paired over shared combinations",
         caption="* p < 0.05, ** p < 0.01, *** p < 0.001 (paired test, unadjusted; see p_value_tests)",
     )
-    for column in ("run", "setting", "checkpoint", "k", "seed", "paired n"):
-        table.add_column(column, justify="left" if column in ("run", "setting", "checkpoint") else "right")
+    for column in ("run", "setting", "step", "k", "seed", "paired n"):
+        table.add_column(column, justify="left" if column in ("run", "setting") else "right", overflow="fold")
     for name in METRIC_NAMES:
         table.add_column(f"Δ {name.replace('_', ' ')}", justify="right")
     for row in paired:
-        cells = [
-            str(row[c]) if row[c] is not None else "-" for c in ("run", "setting", "checkpoint", "k", "seed")
-        ]
+        values = (row["run"], row["setting"], row.get("step", row["checkpoint"]), row["k"], row["seed"])
+        cells = [str(value) if value is not None else "-" for value in values]
         cells.append(str(row["run_paired_n"]))
         for name in METRIC_NAMES:
             delta = row[f"{name}_run_delta"]

@@ -67,3 +67,42 @@ def test_every_command_reports_bad_input_with_status_2_and_no_traceback(
     assert message in finished.stderr
     assert "Traceback" not in finished.stderr
     assert "sk-test-not-used" not in finished.stderr + finished.stdout
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "cli.py", *arguments], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_top_level_help_lists_every_command_with_a_line() -> None:
+    from cli import PROJECT_COMMANDS, TRAINER_COMMANDS
+
+    for arguments in ((), ("--help",)):
+        finished = run_cli(*arguments)
+        assert finished.returncode == 0
+        listed = [line.split()[0] for line in finished.stdout.splitlines() if line.startswith("  ")]
+        assert sorted(listed) == sorted([*TRAINER_COMMANDS, *PROJECT_COMMANDS])
+        assert max(map(len, finished.stdout.splitlines())) <= 80
+
+
+def test_an_unknown_or_unsupported_command_says_what_exists() -> None:
+    unknown = run_cli("trian")
+    assert unknown.returncode == 2 and "unknown command 'trian'" in unknown.stderr
+    assert "  compare" in unknown.stderr and "Traceback" not in unknown.stderr
+    test = run_cli("test")
+    assert (
+        test.returncode == 2 and "`test` is not supported" in test.stderr and "Traceback" not in test.stderr
+    )
+
+
+def test_a_commands_usage_error_points_to_its_own_help() -> None:
+    finished = run_cli("export", "--no_such_option", "1")
+    assert finished.returncode == 2
+    assert "cli.py export --help" in finished.stderr
+
+
+def test_a_commands_help_keeps_its_whole_description() -> None:
+    finished = run_cli("generate", "--help")
+    text = " ".join(finished.stdout.split())
+    assert "graded, and kept only with full marks." in text

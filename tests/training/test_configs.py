@@ -65,7 +65,7 @@ def test_fit_without_arguments_is_the_offline_default(capsys: pytest.CaptureFixt
     assert config["model"]["random_init"] is True
     assert Path(config["model"]["model_name_or_path"]).parts[-2:] == ("assets", "tiny-llama")
     assert config["trainer"]["accelerator"] == "cpu"
-    assert config["trainer"]["logger"]["class_path"].endswith("CSVLogger")
+    assert config["trainer"]["logger"]["class_path"] == "lightning_modules.run_logger.RunLogger"
 
 
 def test_a_given_config_replaces_the_default(capsys: pytest.CaptureFixture[str]):

@@ -33,7 +33,9 @@ def test_default_fit_trains_and_writes_metrics_config_and_checkpoint(tmp_path: P
     assert losses[max(losses)] < losses[min(losses)] - 1.0
     config = yaml.safe_load((out / "version_0" / "config.yaml").read_text())
     assert config["model"]["random_init"] is True
-    assert {"last.ckpt", f"step{steps}.ckpt"} <= {p.name for p in (out / "checkpoints").iterdir()}
+    assert {"last.ckpt", f"step{steps}.ckpt"} <= {
+        p.name for p in (out / "version_0" / "checkpoints").iterdir()
+    }
 
 
 @pytest.mark.slow
@@ -51,8 +53,8 @@ def test_lora_tiny_trains_only_adapters_and_exports_merged(tmp_path: Path):
     losses = logged_steps(out / "version_0" / "metrics.csv", "train/loss")
     assert max(losses) == steps - 1
     assert losses[max(losses)] < losses[min(losses)] - LORA_TINY_LOSS_DROP
-    checkpoint = out / "checkpoints" / f"step{steps}.ckpt"
-    assert {"last.ckpt", checkpoint.name} <= {p.name for p in (out / "checkpoints").iterdir()}
+    checkpoint = out / "version_0" / "checkpoints" / f"step{steps}.ckpt"
+    assert {"last.ckpt", checkpoint.name} <= {p.name for p in (out / "version_0" / "checkpoints").iterdir()}
     # a random base has no other copy: it is saved beside the adapters, which are all that trained
     state = torch.load(checkpoint, weights_only=True)
     assert state["hyper_parameters"]["lora_rank"] > 0

@@ -46,7 +46,7 @@ def test_two_process_fsdp2_fit_matches_one_process_and_writes_a_sharded_checkpoi
     assert alone[2] < alone[0]  # it learns, and the sharded run follows the same trajectory
     for step, loss in alone.items():
         assert losses[step] == pytest.approx(loss, rel=1e-4, abs=1e-4)
-    checkpoint = tmp_path / "checkpoints" / "step3.ckpt"
+    checkpoint = tmp_path / "version_0" / "checkpoints" / "step3.ckpt"
     assert checkpoint.is_dir()
     assert {"__0_0.distcp", "__1_0.distcp", "meta.pt"} <= {p.name for p in checkpoint.iterdir()}
 
@@ -75,7 +75,7 @@ def test_two_process_fsdp2_lora_fit_shards_the_adapters_and_checkpoints_only_the
 
     losses = logged_steps(tmp_path / "version_0" / "metrics.csv", "train/loss")
     assert sorted(losses) == [0, 1, 2] and all(math.isfinite(v) for v in losses.values())
-    checkpoint = tmp_path / "checkpoints" / "step3.ckpt"
+    checkpoint = tmp_path / "version_0" / "checkpoints" / "step3.ckpt"
     saved = FileSystemReader(checkpoint).read_metadata().state_dict_metadata
     weights = {
         key.removeprefix("state_dict."): item for key, item in saved.items() if key.startswith("state_dict.")

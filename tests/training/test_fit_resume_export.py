@@ -32,34 +32,42 @@ def test_fit_writes_metrics_resolved_config_and_checkpoints(runs):
     run = runs["resumed"]
     assert (run / "version_0" / "config.yaml").is_file()
     assert (run / "version_0" / "metrics.csv").is_file()
-    assert {p.name for p in (run / "checkpoints").iterdir()} == {"step2.ckpt", "step4.ckpt", "last.ckpt"}
-    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert {p.name for p in (run / "version_0" / "checkpoints").iterdir()} == {
+        "step2.ckpt",
+        "step4.ckpt",
+        "last.ckpt",
+    }
+    checkpoint = torch.load(run / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     # the datamodule tokenized with the model's own tokenizer (linked, not repeated in the config)
     tokenizer = checkpoint["datamodule_hyper_parameters"]["tokenizer"]
     assert tokenizer == checkpoint["hyper_parameters"]["model_name_or_path"]
 
 
 def test_resume_continues_step_count_lr_schedule_and_data_order(runs):
-    first = logged_steps(runs["resumed"] / "version_0" / "metrics.csv", "train/loss")
-    second = logged_steps(runs["resumed"] / "version_1" / "metrics.csv", "train/loss")
-    assert sorted(first) == [0, 1]
-    assert sorted(second) == [2, 3]
+    # the resumed run goes on in its own folder, appending to its metrics.csv
+    assert [path.name for path in runs["resumed"].glob("version_*")] == ["version_0"]
+    losses = logged_steps(runs["resumed"] / "version_0" / "metrics.csv", "train/loss")
+    assert sorted(losses) == [0, 1, 2, 3]
     # same weights, optimizer state and batches as the uninterrupted run: the same losses
     straight = logged_steps(runs["straight"] / "version_0" / "metrics.csv", "train/loss")
-    assert [first[0], first[1], second[2], second[3]] == pytest.approx(
-        [straight[s] for s in range(STEPS)], rel=1e-5
-    )
-    lrs = logged_steps(runs["resumed"] / "version_1" / "metrics.csv", "train/lr")
+    assert losses == pytest.approx(straight, rel=1e-5)
+    lrs = {
+        s: lr
+        for s, lr in logged_steps(runs["resumed"] / "version_0" / "metrics.csv", "train/lr").items()
+        if s >= 2
+    }
     schedule = WarmupConstantLR(torch.optim.Adam([torch.zeros(1, requires_grad=True)]), warmup_steps=20)
     assert lrs == pytest.approx({s: 3e-3 * schedule.lr_factor(s) for s in (2, 3)})
 
 
 def test_export_reloads_with_from_pretrained_and_equal_logits(runs, tmp_path: Path):
-    checkpoint = runs["resumed"] / "checkpoints" / "last.ckpt"
+    checkpoint = runs["resumed"] / "version_0" / "checkpoints" / "last.ckpt"
     main(["export", "--ckpt_path", str(checkpoint), "--output_dir", str(tmp_path), "--dtype", "float32"])
     assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json"} <= {
         p.name for p in tmp_path.iterdir()
     }
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"]  # readable by whoever can read the rest
     exported = AutoModelForCausalLM.from_pretrained(tmp_path)
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert tokenizer.chat_template

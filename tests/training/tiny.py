@@ -97,7 +97,7 @@ def small_fit_config(root: Path, checkpoint_every: int, max_steps: int) -> Path:
     trainer.update(max_steps=max_steps, log_every_n_steps=1, enable_model_summary=False)
     trainer["logger"]["init_args"]["save_dir"] = str(root)
     (checkpoint,) = trainer["callbacks"]
-    checkpoint["init_args"].update(dirpath=str(root / "checkpoints"), every_n_train_steps=checkpoint_every)
+    checkpoint["init_args"]["every_n_train_steps"] = checkpoint_every  # into <root>/version_N/checkpoints
     config["data"]["val_examples"] = 0
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
