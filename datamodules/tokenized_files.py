@@ -80,9 +80,7 @@ def tokenize_skillmix_file(
     path = Path(path)
     records = read_skillmix_file(path)
     fingerprint = tokenizer_fingerprint(tokenizer)
-    cache_file = _cache_file(
-        cache_dir, path, "skillmix", fingerprint, max_length, truncation, system_prompt
-    )
+    cache_file = _cache_file(cache_dir, path, "skillmix", fingerprint, max_length, truncation, system_prompt)
     raw = datasets.Dataset.from_dict(
         {"k": [record.k for record in records], "messages": [list(record.messages) for record in records]}
     )

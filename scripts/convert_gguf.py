@@ -1,8 +1,9 @@
 """Convert a GGUF chat model into a plain Hugging Face directory, once, and check it with a greedy reply.
 
-transformers loads a GGUF file (dequantizing it to fp32) but refuses to `save_pretrained` the result ("quantized
-with gguf and not serializable"), so the weights move into a plain model built from the same config: every
-key must match. The directory then loads with `from_pretrained(dir)` like any hub checkpoint, without `gguf`.
+transformers loads a GGUF file (dequantizing it to fp32) but refuses to `save_pretrained` the result
+("quantized with gguf and not serializable"), so the weights move into a plain model built from the same
+config: every key must match. The directory then loads with `from_pretrained(dir)` like any hub checkpoint,
+without `gguf`.
 
     python scripts/convert_gguf.py GGUF_FILE OUTPUT_DIR
 """
@@ -15,7 +16,13 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, PreTrainedModel
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 log = logging.getLogger("convert_gguf")
 
@@ -33,22 +40,24 @@ def load_gguf(gguf_file: Path) -> PreTrainedModel:
 def plain_copy(model: PreTrainedModel) -> PreTrainedModel:
     """A model built from `model`'s config holding exactly its weights (a strict load: no key left over)."""
     config = model.config
-    config.quantization_config = None  # type: ignore[attr-defined]
-    if hasattr(config, "quantization_config"):
+    if hasattr(config, "quantization_config"):  # the GGUF marker that makes save_pretrained refuse
         del config.quantization_config
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(model.state_dict(), strict=True)
     return plain
 
 
-def greedy_reply(model: PreTrainedModel, tokenizer, max_new_tokens: int = CHECK_TOKENS) -> list[int]:
+def greedy_reply(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, max_new_tokens: int = CHECK_TOKENS
+) -> list[int]:
     """The token ids of a greedy answer to CHECK_PROMPT (no system turn: the template's default applies)."""
-    ids = tokenizer.apply_chat_template(
-        [{"role": "user", "content": CHECK_PROMPT}], add_generation_prompt=True, return_tensors="pt"
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": CHECK_PROMPT}], tokenize=False, add_generation_prompt=True
     )
-    ids = ids["input_ids"] if not isinstance(ids, torch.Tensor) else ids
+    assert isinstance(text, str)
+    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
     with torch.no_grad():
-        output = model.generate(
+        output = model.generate(  # type: ignore[operator]  # transformers' annotation
             input_ids=ids,
             attention_mask=torch.ones_like(ids),
             max_new_tokens=max_new_tokens,
