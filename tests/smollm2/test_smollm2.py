@@ -9,16 +9,15 @@ deterministic; few tokens, so the module runs in about a minute on two CPU cores
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-import datamodules
 from cli import main
 from datamodules.chat_tokenization import IGNORE_INDEX, ChatExampleTokenizer
 from datamodules.collate import PaddingCollator
+from datamodules.skillmix_datamodule import SAMPLE_DATA
 from graders.chat_generation import ChatGenerator
 from lightning_modules.causal_lm import CausalLMModule
 from scripts.convert_gguf import greedy_reply
@@ -34,7 +33,7 @@ DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Huggin
 
 
 def sample_messages(index: int = 0) -> list[dict[str, str]]:
-    with Path(datamodules.SAMPLE_DATA).open() as lines:
+    with SAMPLE_DATA.open() as lines:
         return json.loads(lines.readlines()[index])["messages"]
 
 
@@ -136,13 +135,16 @@ def test_cli_evaluate_gets_real_two_turn_answers_from_it(model_dir, tmp_path, mo
     assert record["messages"][0]["content"] == DEFAULT_SYSTEM
     assert record["student"]["system_prompt"] == DEFAULT_SYSTEM
     answers = [m["content"] for m in record["messages"] if m["role"] == "assistant"]
-    assert [answer[:ANSWER_PREFIX] for answer in answers] == EVALUATE_ANSWER_PREFIXES
+    assert answers == [ECHO, ECHO]
     assert record["answer"] == extract_answer(answers[1])
 
 
-ANSWER_PREFIX = 40
-EVALUATE_ANSWER_PREFIXES: list[str] = []
-"""The first characters of the student's two greedy answers, read by hand."""
+ECHO = (
+    "The example of a minimal natural piece of text with up to a few lines in the context of Ballet that "
+    "illustrates all"
+)
+"""Both greedy 24-token answers of the untuned model, read by hand: it echoes the request instead of
+writing "Answer:", so the whole reply is graded (a weak student, as expected of 135M parameters)."""
 
 REPLIES: dict[str, tuple[str, str, int]] = {
     # asked for "Answer:", it writes none: the reply is graded whole, and it is one sentence
