@@ -12,6 +12,7 @@ import json
 
 import pytest
 import torch
+import yaml
 from transformers import AutoModelForCausalLM
 
 from cli import main
@@ -24,7 +25,7 @@ from scripts.convert_gguf import greedy_reply
 from skillmix.answers import extract_answer
 from skillmix.text_checks import count_sentences
 from tests.evaluation.rubric_server import RubricServer
-from tests.smollm2.conftest import GGUF_FILE
+from tests.smollm2.conftest import GGUF_FILE, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -75,12 +76,16 @@ def test_the_label_mask_of_a_real_chatml_example_covers_exactly_the_two_answers(
     assert decoded == [f"{answer}<|im_end|>" for answer in answers]
     assert example["num_targets"] == sum(label != IGNORE_INDEX for label in labels)
     # the training config states the template's default system turn: the same tokens, the same targets
+    config = yaml.safe_load((REPO / "configs/smollm2-135m-instruct/lora_cpu.yaml").read_text())
+    assert config["data"]["system_prompt"] == DEFAULT_SYSTEM
     assert tokenize(tokenizer, messages, system_prompt=DEFAULT_SYSTEM) == example
 
 
 def test_three_lora_steps_lower_the_loss_on_a_repeated_batch(model_dir, tokenizer):
     module = CausalLMModule(model_name_or_path=str(model_dir), lora_rank=8, lora_dropout=0.0)
     module.configure_model()
+    # checkpoints hold the adapters only: the tied output head is frozen base too
+    assert {name for name in module.state_dict() if "lora_" not in name} == set()
     # the first answer, cut after 320 tokens: enough targets, a short step
     example = tokenize(tokenizer, sample_messages(), max_length=320, truncation="right")
     assert example["num_targets"] > 50
