@@ -60,6 +60,17 @@ def answer_spans(
     return text, spans
 
 
+def with_system_turn(messages: Sequence[dict[str, str]], system_prompt: str | None) -> list[dict[str, str]]:
+    """The conversation with `system_prompt` as its first turn when it has no system turn of its own.
+
+    None leaves it as stored, so a template that writes a default system turn for a conversation without
+    one (SmolLM2's ChatML does) still decides; a string states the system turn instead of leaving it implicit.
+    """
+    if system_prompt is None or (messages and messages[0]["role"] == "system"):
+        return list(messages)
+    return [{"role": "system", "content": system_prompt}, *messages]
+
+
 def mask_labels(
     input_ids: Sequence[int], offsets: Sequence[tuple[int, int]], spans: Sequence[range]
 ) -> list[int]:
@@ -79,7 +90,13 @@ def count_targets(labels: Sequence[int]) -> int:
 class ChatExampleTokenizer:
     """`datasets.map` function (batched): messages -> input_ids, labels, and how the length cap applied."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int, truncation: Truncation) -> None:
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int,
+        truncation: Truncation,
+        system_prompt: str | None = None,
+    ) -> None:
         if not tokenizer.is_fast:
             raise ChatTemplateError(
                 f"{tokenizer.name_or_path}: a fast tokenizer is needed for character offsets"
@@ -87,9 +104,13 @@ class ChatExampleTokenizer:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.truncation = truncation
+        self.system_prompt = system_prompt
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        rendered = [answer_spans(self.tokenizer, messages) for messages in batch["messages"]]
+        rendered = [
+            answer_spans(self.tokenizer, with_system_turn(messages, self.system_prompt))
+            for messages in batch["messages"]
+        ]
         encoded = self.tokenizer(
             [text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True
         )

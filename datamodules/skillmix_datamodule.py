@@ -60,6 +60,7 @@ class SkillMixDataModule(LightningDataModule):
         batch_size: int = 4,
         bucket_batches: int = 32,
         chat_template: str | None = None,
+        system_prompt: str | None = None,
         seed: int = 1234,
         num_workers: int = 0,
         num_proc: int | None = None,
@@ -89,6 +90,10 @@ class SkillMixDataModule(LightningDataModule):
             bucket_batches: With "longest" padding, examples are sorted by length within pools of
                 `bucket_batches` global batches before batching; 1 disables length bucketing.
             chat_template: Jinja chat template that replaces the tokenizer's own (for tokenizers without one).
+            system_prompt: System turn rendered before every SKILL-MIX example that has none. None (default):
+                the examples as stored, so a template that writes a default system turn (SmolLM2's ChatML:
+                "You are a helpful AI assistant named SmolLM, trained by Hugging Face") writes it, and the
+                evaluation's student, sending none either, sees the same prompt. It is never a target.
             seed: Seed of the mixture sampling, the validation split and the batch order.
             num_workers: DataLoader worker processes.
             num_proc: Processes for tokenization with `datasets.map` (None: in-process).
@@ -143,7 +148,12 @@ class SkillMixDataModule(LightningDataModule):
         parts, reports = [], []
         for source in self.sources:
             part, report = tokenize_skillmix_file(
-                source.path, tokenizer, truncation=self.hparams["truncation"], **cap, **settings
+                source.path,
+                tokenizer,
+                truncation=self.hparams["truncation"],
+                system_prompt=self.hparams["system_prompt"],
+                **cap,
+                **settings,
             )
             parts.append(part)
             reports.append(report)

@@ -73,17 +73,19 @@ def tokenize_skillmix_file(
     truncation: Truncation,
     num_proc: int | None = None,
     cache_dir: str | None = None,
+    system_prompt: str | None = None,
 ) -> tuple[datasets.Dataset, LengthCapReport]:
-    """The file's usable examples (columns input_ids, labels, num_targets, length, k) and the cap report."""
+    """The file's usable examples (columns input_ids, labels, num_targets, length, k) and the cap report;
+    `system_prompt` is the system turn given to examples without one (see `with_system_turn`)."""
     path = Path(path)
     records = read_skillmix_file(path)
     fingerprint = tokenizer_fingerprint(tokenizer)
-    cache_file = _cache_file(cache_dir, path, "skillmix", fingerprint, max_length, truncation)
+    cache_file = _cache_file(cache_dir, path, "skillmix", fingerprint, max_length, truncation, system_prompt)
     raw = datasets.Dataset.from_dict(
         {"k": [record.k for record in records], "messages": [list(record.messages) for record in records]}
     )
     tokenized = raw.map(
-        ChatExampleTokenizer(tokenizer, max_length, truncation),
+        ChatExampleTokenizer(tokenizer, max_length, truncation, system_prompt),
         batched=True,
         num_proc=num_proc,
         remove_columns=["messages"],

@@ -112,7 +112,8 @@ def exclude_frozen_base_from_checkpoints(module: torch.nn.Module) -> None:
     """
 
     def frozen_names(prefix: str) -> set[str]:
-        names = (name for name, p in module.named_parameters() if not p.requires_grad)
+        # remove_duplicate=False: a tied output head (SmolLM2's) is frozen under its own name too
+        names = (name for name, p in module.named_parameters(remove_duplicate=False) if not p.requires_grad)
         return {prefix + name.replace(_WRAPPER_PREFIX, "") for name in names}
 
     def drop_frozen(

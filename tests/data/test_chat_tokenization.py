@@ -9,8 +9,8 @@ from datamodules.chat_tokenization import IGNORE_INDEX, ChatExampleTokenizer, Ch
 from datamodules.tokenized_files import tokenize_skillmix_file
 
 
-def tokenize_one(tokenizer, messages, max_length=4096, truncation="drop"):
-    columns = ChatExampleTokenizer(tokenizer, max_length, truncation)({"messages": [messages]})
+def tokenize_one(tokenizer, messages, max_length=4096, truncation="drop", system_prompt=None):
+    columns = ChatExampleTokenizer(tokenizer, max_length, truncation, system_prompt)({"messages": [messages]})
     return {name: values[0] for name, values in columns.items()}
 
 
@@ -46,6 +46,22 @@ def test_tiny_chatml_template_masks_exactly_the_answers_and_their_end_of_turn(ti
     assert [ids[i] for i in targets].count(im_end) == 2
     assert labels[-1] == IGNORE_INDEX and ids[-2] == im_end and labels[-2] == im_end
     assert example["num_targets"] == len(targets)
+
+
+def test_system_prompt_is_rendered_first_and_never_a_target(tiny_tokenizer, sample_records):
+    messages = sample_records[0]["messages"]
+    plain = tokenize_one(tiny_tokenizer, messages)
+    with_system = tokenize_one(tiny_tokenizer, messages, system_prompt="Be brief.")
+    system_ids = tiny_tokenizer("<|im_start|>system\nBe brief.<|im_end|>\n", add_special_tokens=False)[
+        "input_ids"
+    ]
+    bos = plain["input_ids"][:1]
+    assert with_system["input_ids"] == bos + system_ids + plain["input_ids"][1:]
+    assert with_system["labels"] == [IGNORE_INDEX] * (1 + len(system_ids)) + plain["labels"][1:]
+    own_system = [{"role": "system", "content": "Stay formal."}, *messages]
+    assert tokenize_one(tiny_tokenizer, own_system, system_prompt="Be brief.") == tokenize_one(
+        tiny_tokenizer, own_system
+    )
 
 
 def test_mistral_ids_equal_mistral_common_and_mask_matches_its_message_pieces(

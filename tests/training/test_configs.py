@@ -17,6 +17,7 @@ TRAINING_CONFIGS = [p for p in ALL_CONFIGS if p.parent.name not in FRAGMENTS | C
 RECIPES = [p for p in TRAINING_CONFIGS if p.parent != CONFIGS]
 PAPER_CONFIGS = [p for p in RECIPES if p.name.startswith("skillmix_")]
 LORA_CONFIGS = [p for p in RECIPES if p.name == "lora_1gpu.yaml"]
+CPU_RECIPES = [p for p in RECIPES if p.name == "lora_cpu.yaml"]  # real small models (scripts/get_*.sh)
 
 
 def resolved_config(capsys: pytest.CaptureFixture[str], *args: str, command: str = "fit") -> dict:
@@ -118,7 +119,17 @@ def test_fit_help_documents_the_module_arguments(capsys: pytest.CaptureFixture[s
 
 def test_every_model_has_a_lora_recipe():
     assert {p.parent for p in LORA_CONFIGS} == {p.parent for p in PAPER_CONFIGS}
-    assert set(RECIPES) == set(PAPER_CONFIGS) | set(LORA_CONFIGS)
+    assert set(RECIPES) == set(PAPER_CONFIGS) | set(LORA_CONFIGS) | set(CPU_RECIPES)
+
+
+@pytest.mark.parametrize("path", CPU_RECIPES, ids=lambda p: p.parent.name)
+def test_cpu_recipes_run_lora_on_the_cpu_and_say_how(path: Path, capsys: pytest.CaptureFixture[str]):
+    config = resolved_config(capsys, "--config", str(path))
+    assert config["trainer"]["accelerator"] == "cpu" and config["model"]["lora_rank"] > 0
+    assert config["model"]["model_name_or_path"] == f"models/{path.parent.name}"  # where get_*.sh puts it
+    header = path.read_text().split("\nseed_everything")[0]
+    assert f"cli.py fit --config configs/{path.parent.name}/{path.name}" in header
+    assert "cli.py export" in header
 
 
 @pytest.mark.parametrize("path", LORA_CONFIGS, ids=lambda p: p.parent.name)
