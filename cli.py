@@ -79,7 +79,7 @@ def usage() -> str:
     )
 
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "default.yaml"
+DEFAULT_CONFIG = Path(__file__).absolute().parent / "configs" / "default.yaml"
 """What `fit` and `validate` run when no `--config` is given: the offline CPU default."""
 
 
