@@ -8,8 +8,8 @@ import pytest
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from datamodules.generation.command import generate
-from datamodules.generation.keep_rule import KeepRule, judge
 from datamodules.generation.outputs import OutputFiles, load_outcomes, resolve_duplicates
+from datamodules.generation.pipeline import KeepRule, judge
 from datamodules.generation.plan import plan_generations
 from skillmix.catalog import load_catalog
 from skillmix.graded import Grading
