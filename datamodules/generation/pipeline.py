@@ -35,7 +35,7 @@ from datamodules.generation.plan import PlannedGeneration
 from datamodules.generation.teacher import Conversation, TeacherError, TeacherSampling, converse
 from graders.client import ModelClient
 from graders.interface import ErrorKind, Usage
-from graders.skillmix_grader import GradingItem, GradingRound, SkillMixGrader, generation_draw
+from graders.skillmix_grader import GradingItem, SkillMixGrader, generation_draw
 from skillmix.answers import extract_answer
 from skillmix.graded import GradedGeneration, Grading
 from skillmix.metrics import ScoringOptions, majority_vote, score_generation
@@ -135,7 +135,7 @@ def example_record(
     planned: PlannedGeneration,
     conversation: Conversation,
     answer: str,
-    rounds: Sequence[GradingRound],
+    rounds: Sequence[Grading],
     verdict: Verdict | None,
     provenance: Mapping[str, Any],
 ) -> Record:
@@ -164,7 +164,7 @@ def example_record(
     return record
 
 
-def _grading_record(grading: GradingRound) -> Record:
+def _grading_record(grading: Grading) -> Record:
     """A grading round as stored with the data. Whether it came from the cache describes one invocation,
     not the data, and would make a resumed run's file differ from an uninterrupted one."""
     return {key: value for key, value in grading.to_record().items() if key != "cached"}
@@ -177,7 +177,7 @@ def rejected_record(
     provenance: Mapping[str, Any],
     conversation: Conversation | None = None,
     answer: str | None = None,
-    rounds: Sequence[GradingRound] = (),
+    rounds: Sequence[Grading] = (),
 ) -> Record:
     """A combination that produced no gradable text, or whose grading failed."""
     if conversation is not None and answer is not None:
@@ -259,10 +259,7 @@ class GenerationPipeline:
             return rejected_record(
                 planned, "grader_error", detail, self.provenance, conversation, answer, rounds
             )
-        gradings = [
-            Grading(r.points, r.unscored, r.grader, r.raw or "", r.length_missing, r.reasked) for r in rounds
-        ]
-        verdict = judge(self.rule, planned.skill_names, planned.topic, answer, gradings)
+        verdict = judge(self.rule, planned.skill_names, planned.topic, answer, rounds)
         return example_record(planned, conversation, answer, rounds, verdict, self.provenance)
 
     async def run(
