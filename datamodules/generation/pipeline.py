@@ -38,18 +38,17 @@ from graders.interface import ErrorKind, Usage
 from graders.skillmix_grader import GradingItem, SkillMixGrader, generation_draw
 from skillmix.answers import extract_answer
 from skillmix.graded import GradedGeneration, Grading
-from skillmix.metrics import ScoringOptions, majority_vote, score_generation
-from skillmix.prompts import rubric_criteria_for_names, sentence_limit
-from skillmix.text_checks import count_sentences, named_skills
+from skillmix.metrics import ScoredPoints, ScoringOptions, point_metrics, scored_points
+from skillmix.prompts import rubric_criteria_for_names
 
 
 @dataclass(frozen=True)
 class KeepRule:
     """Args:
     programmatic_length: Also require at most max(1, k-1) sentences by our own count (the evaluation's
-        rule), whatever the grader said about length.
+        rule, `ScoringOptions.programmatic_length`), whatever the grader said about length.
     name_penalty: Also require that no skill's name (cut at "(") appears in the text (the evaluation's
-        rule).
+        rule, `ScoringOptions.name_penalty`).
     unscored_rounds: "not_earned": an unscored grading round votes 0 on every point, so full marks need a
         majority of all rounds; "ignored": only the scored rounds vote (one readable reply can decide).
     """
@@ -57,6 +56,11 @@ class KeepRule:
     programmatic_length: bool = True
     name_penalty: bool = True
     unscored_rounds: Literal["not_earned", "ignored"] = "not_earned"
+
+    @property
+    def scoring(self) -> ScoringOptions:
+        """The evaluation's scoring with this rule's checks (its other options at their defaults)."""
+        return ScoringOptions(programmatic_length=self.programmatic_length, name_penalty=self.name_penalty)
 
 
 @dataclass(frozen=True)
@@ -80,26 +84,31 @@ def judge(
         return Verdict(False, "unscored", detail=reasons or "no grading rounds")
     k = len(skill_names)
     voting = scored if rule.unscored_rounds == "ignored" else [_not_earned(g, k) for g in gradings]
-    if _full_marks(rule, skill_names, topic, answer, voting):
+    points = _points(rule, skill_names, topic, answer, voting)
+    if points is None:  # every reply lacks the length row, and the rule does not count sentences itself
+        return Verdict(False, "unscored", detail="no grading round has a length point")
+    if _full_marks(points, k):
         return Verdict(True, None)
-    if len(voting) > len(scored) and _full_marks(rule, skill_names, topic, answer, scored):
+    if len(voting) > len(scored) and _full_marks(_points(rule, skill_names, topic, answer, scored), k):
         failed = f"full marks from {len(scored)} of {len(gradings)} grading rounds, not a majority of all"
         return Verdict(False, "unscored_rounds", failed=(failed,), detail=reasons)
-    missed = tuple(_missed(rule, skill_names, topic, answer, voting))
+    missed = tuple(_missed(points, skill_names, topic))
     return Verdict(False, "not_full_marks", failed=missed, detail=reasons or None)
 
 
-def _full_marks(
+def _points(
     rule: KeepRule, skill_names: Sequence[str], topic: str, answer: str, gradings: Sequence[Grading]
-) -> bool:
-    """Full marks as the evaluation scores the (scored) `gradings`: `score_generation` decides."""
+) -> ScoredPoints | None:
+    """The points the evaluation would score `gradings` on (`skillmix.metrics.scored_points`)."""
     record = GradedGeneration(
         run="generate", setting="train", k=len(skill_names), skills=tuple(skill_names), topic=topic,
         generation_round=0, answer=answer, gradings=tuple(gradings),
     )  # fmt: skip
-    options = ScoringOptions(programmatic_length=rule.programmatic_length, name_penalty=rule.name_penalty)
-    score = score_generation(record, options)
-    return score.scored and score.full_marks == 1.0
+    return scored_points(record, rule.scoring)
+
+
+def _full_marks(points: ScoredPoints | None, k: int) -> bool:
+    return points is not None and point_metrics(points.points, k)[0] == 1.0
 
 
 def _not_earned(grading: Grading, k: int) -> Grading:
@@ -107,28 +116,18 @@ def _not_earned(grading: Grading, k: int) -> Grading:
     return grading if grading.points is not None else Grading((0,) * (k + 3), None, grading.grader)
 
 
-def _missed(
-    rule: KeepRule, skill_names: Sequence[str], topic: str, answer: str, gradings: Sequence[Grading]
-) -> list[str]:
-    """Why a scored text fell short, for the rejects file (the decision itself is `score_generation`'s)."""
+def _missed(points: ScoredPoints, skill_names: Sequence[str], topic: str) -> list[str]:
+    """Why a scored text fell short, in words, from the points the scoring computed."""
     criteria = rubric_criteria_for_names(skill_names, topic)
-    voted = majority_vote([g.points for g in gradings if g.points is not None])
-    k = len(skill_names)
     missed = []
-    for index, (criterion, point) in enumerate(zip(criteria, voted, strict=True)):
-        if rule.programmatic_length and index == len(criteria) - 1:
-            sentences = count_sentences(answer)
-            if sentences > sentence_limit(k):
-                missed.append(f"{criterion} (counted {sentences})")
-        elif not point:
+    for index, criterion in enumerate(criteria):
+        if index == len(criteria) - 1 and points.sentences is not None:
+            if not points.points[index]:
+                missed.append(f"{criterion} (counted {points.sentences})")
+        elif not points.voted[index]:
             missed.append(f"{criterion} (grader)")
-    if rule.name_penalty:
-        missed += [
-            f"names the skill {name!r}"
-            for name, named in zip(skill_names, named_skills(answer, skill_names), strict=True)
-            if named
-        ]
-    return missed
+    named = [name for name, is_named in zip(skill_names, points.named, strict=True) if is_named]
+    return missed + [f"names the skill {name!r}" for name in named]
 
 
 def example_record(
