@@ -141,10 +141,7 @@ def example_record(
     """The record of a text the teacher wrote; `verdict` None means it was never judged (see `reason`)."""
     grader_usage = sum((r.usage for r in rounds), Usage())
     record: Record = {
-        "id": planned.id,
-        "k": len(planned.skills),
-        "skills": planned.skill_names,
-        "topic": planned.topic,
+        **_combination(planned),
         "messages": conversation.messages,
         "teacher": provenance["teacher"],
         "source": provenance["source"],
@@ -161,6 +158,11 @@ def example_record(
         if verdict.detail:
             record["detail"] = verdict.detail
     return record
+
+
+def _combination(planned: PlannedGeneration) -> Record:
+    """The fields that name a record's combination, first in every record."""
+    return {"id": planned.id, "k": len(planned.skills), "skills": planned.skill_names, "topic": planned.topic}
 
 
 def _grading_record(grading: Grading) -> Record:
@@ -183,10 +185,7 @@ def rejected_record(
         record = example_record(planned, conversation, answer, rounds, None, provenance)
     else:
         record = {
-            "id": planned.id,
-            "k": len(planned.skills),
-            "skills": planned.skill_names,
-            "topic": planned.topic,
+            **_combination(planned),
             "teacher": provenance["teacher"],
             "source": provenance["source"],
         }
