@@ -139,6 +139,23 @@ class AppendingWriter:
         (self._rejects if "reason" in record else self._kept).append(record)
 
 
+def list_price_costs(
+    teacher: ModelClient,
+    grader: ModelClient,
+    teacher_usage: Usage,
+    grader_usage: Usage,
+    *,
+    batch: bool = False,
+) -> dict[str, float | None]:
+    """List-price dollars of each side's tokens and their total (None where a model has no price)."""
+    sides = {
+        "teacher": teacher.prices.cost(teacher.backend.model, teacher_usage, batch=batch),
+        "grader": grader.prices.cost(grader.backend.model, grader_usage, batch=batch),
+    }
+    known = [value for value in sides.values() if value is not None]
+    return sides | {"total": sum(known) if len(known) == len(sides) else None}
+
+
 def data_summary(
     k: int, planned: int, records: Sequence[Record], teacher: ModelClient, grader: ModelClient
 ) -> dict[str, Any]:
@@ -150,11 +167,6 @@ def data_summary(
     for record in records:
         for side, tokens in record.get("usage", {}).items():
             usage[side] += Usage(**tokens)
-    costs = {
-        "teacher": teacher.prices.cost(teacher.backend.model, usage["teacher"]),
-        "grader": grader.prices.cost(grader.backend.model, usage["grader"]),
-    }
-    known = [c for c in costs.values() if c is not None]
     return {
         "k": k,
         "planned": planned,
@@ -166,7 +178,7 @@ def data_summary(
         "teacher": teacher.identity,
         "grader": grader.identity,
         "tokens": {side: u.to_dict() for side, u in usage.items()},
-        "estimated_cost_usd": costs | {"total": sum(known) if len(known) == len(costs) else None},
+        "estimated_cost_usd": list_price_costs(teacher, grader, usage["teacher"], usage["grader"]),
         "cost_note": "list prices of on-demand calls; requests answered through a Batch API cost half",
     }
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from datamodules.generation.outputs import list_price_costs
 from datamodules.generation.teacher import TeacherSampling, turn1_request, turn2_request
 from graders.client import GenerateRequest, ModelClient
 from graders.interface import Message, Usage
@@ -160,12 +161,7 @@ class Estimate:
         self, teacher: ModelClient, grader: ModelClient, *, batch: bool = False
     ) -> dict[str, float | None]:
         """List-price dollars per side and in total (None where a model has no price)."""
-        sides = {
-            "teacher": teacher.prices.cost(teacher.backend.model, self.teacher_usage, batch=batch),
-            "grader": grader.prices.cost(grader.backend.model, self.grader_usage, batch=batch),
-        }
-        known = [value for value in sides.values() if value is not None]
-        return sides | {"total": sum(known) if len(known) == len(sides) else None}
+        return list_price_costs(teacher, grader, self.teacher_usage, self.grader_usage, batch=batch)
 
 
 def estimate(
