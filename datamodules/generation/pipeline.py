@@ -35,7 +35,7 @@ from datamodules.generation.plan import PlannedGeneration
 from datamodules.generation.teacher import Conversation, TeacherError, TeacherSampling, converse
 from graders.client import ModelClient
 from graders.interface import ErrorKind, Usage
-from graders.skillmix_grader import GradingItem, SkillMixGrader, generation_draw
+from graders.skillmix_grader import SkillMixGrader
 from skillmix.answers import extract_answer
 from skillmix.graded import GradedGeneration, Grading
 from skillmix.metrics import ScoredPoints, ScoringOptions, point_metrics, scored_points
@@ -246,9 +246,7 @@ class GenerationPipeline:
         if not answer:
             detail = "the final reply has no text between 'Answer:' and 'Explanation'"
             return rejected_record(planned, "empty_answer", detail, self.provenance, conversation, answer)
-        rounds = await self.grader.grade(
-            GradingItem(planned.skills, planned.topic, answer, generation_draw({"id": planned.id}))
-        )
+        rounds = await self.grader.grade(planned.grading_item(answer))
         failed = [r for r in rounds if r.error is not None]
         if failed:
             if self.budget_exhausted():

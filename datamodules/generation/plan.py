@@ -57,6 +57,10 @@ class PlannedGeneration:
     def skill_names(self) -> list[str]:
         return [skill.name for skill in self.skills]
 
+    def grading_item(self, answer: str) -> GradingItem:
+        """What the grader grades for this combination, named by its id (stable cache keys)."""
+        return GradingItem(self.skills, self.topic, answer, generation_draw({"id": self.id}))
+
 
 def pool_skills(splits: Splits, k: int, pool: SkillPool) -> tuple[str, ...]:
     if pool == "paper":
@@ -103,6 +107,7 @@ class NextStep:
 def next_step(
     planned: PlannedGeneration, teacher: ModelClient, grader: SkillMixGrader, sampling: TeacherSampling
 ) -> NextStep:
+    """The first request of `planned` that the response cache cannot answer yet."""
     first = turn1_request(planned.skills, planned.topic, sampling)
     answer1 = teacher.cached(first, 0)
     if answer1 is None or not answer1.text.strip():
@@ -114,9 +119,7 @@ def next_step(
     answer = extract_answer(answer2.text)
     if not answer:
         return NextStep("cached", None)
-    grading = grader.request(
-        GradingItem(planned.skills, planned.topic, answer, generation_draw({"id": planned.id}))
-    )
+    grading = grader.request(planned.grading_item(answer))
     missing = tuple(i for i in grading.sample_indices if grader.client.cached(grading, i) is None)
     if missing:
         return NextStep("grading", grading, missing)
