@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Protocol, TypedDict
 
 from skillmix.errors import InputError
+from skillmix.graded import Usage
 
 
 class Message(TypedDict):
@@ -47,35 +48,6 @@ class SamplingParams:
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Tokens a call consumed, as the provider reported them."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
-
-    def split(self, parts: int) -> list[Usage]:
-        """Share one call's usage among the `parts` samples it produced; the parts sum to the whole.
-
-        Providers report usage per call, not per choice, so with n samples in one call each sample is
-        charged an equal share (the remainder goes to the first ones).
-        """
-        inputs = _split_evenly(self.input_tokens, parts)
-        outputs = _split_evenly(self.output_tokens, parts)
-        return [Usage(i, o) for i, o in zip(inputs, outputs, strict=True)]
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
-def _split_evenly(total: int, parts: int) -> list[int]:
-    share, remainder = divmod(total, parts)
-    return [share + (1 if i < remainder else 0) for i in range(parts)]
 
 
 @dataclass(frozen=True)

@@ -14,57 +14,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from graders.client import GenerateRequest, ModelClient, Sample
-from graders.interface import Message, SamplingParams, Usage
+from graders.interface import Message, SamplingParams
 from skillmix.catalog import Skill
 from skillmix.errors import InputError, UnknownNameError
+from skillmix.graded import Grading
 from skillmix.prompts import GRADING_TEMPLATES, render_grading_prompt, rubric_criteria
 from skillmix.rubric import RubricResult, parse_rubric
 
 REFERENCE_SYSTEM_PROMPT = "You are a helpful assistant."
 """The system message of every grading call in the reference's records (its `system prompt` column)."""
-
-
-@dataclass(frozen=True)
-class GradingRound:
-    """One grading round of one answer. Exactly one of `points` and `unscored` is set."""
-
-    round: int
-    grader: str
-    points: tuple[int, ...] | None
-    unscored: str | None
-    raw: str | None
-    """The reply that was parsed (the re-ask's reply, if there was one); None when the request failed."""
-    usage: Usage
-    reported_total: float | None = None
-    reasked: bool = False
-    length_missing: bool = False
-    """The reply has no length row; the last point is a placeholder for the programmatic sentence count."""
-    first_raw: str | None = None
-    """The unreadable reply that prompted the re-ask."""
-    error: str | None = None
-    """Set when the request itself failed (retries exhausted, budget reached): not a grade at all."""
-    cached: bool = False
-
-    def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "round": self.round,
-            "grader": self.grader,
-            "raw": self.raw,
-            "usage": self.usage.to_dict(),
-            "reported_total": self.reported_total,
-            "reasked": self.reasked,
-            "cached": self.cached,
-        }
-        record["points" if self.points is not None else "unscored"] = (
-            list(self.points) if self.points is not None else self.unscored
-        )
-        if self.length_missing:
-            record["length_missing"] = True
-        if self.first_raw is not None:
-            record["first_raw"] = self.first_raw
-        if self.error is not None:
-            record["error"] = self.error
-        return record
 
 
 @dataclass
@@ -202,7 +160,7 @@ class SkillMixGrader:
             draw=item.draw,
         )
 
-    async def grade(self, item: GradingItem) -> list[GradingRound]:
+    async def grade(self, item: GradingItem) -> list[Grading]:
         criteria = rubric_criteria(item.skills, item.topic)
         request = self.request(item)
         samples = await self.client.generate(request)
@@ -220,10 +178,10 @@ class SkillMixGrader:
 
     async def grade_as_completed(
         self, items: Sequence[GradingItem]
-    ) -> AsyncIterator[tuple[int, list[GradingRound]]]:
+    ) -> AsyncIterator[tuple[int, list[Grading]]]:
         """(index, rounds) for every item, as each finishes, so callers can write records as they go."""
 
-        async def indexed(index: int, item: GradingItem) -> tuple[int, list[GradingRound]]:
+        async def indexed(index: int, item: GradingItem) -> tuple[int, list[Grading]]:
             return index, await self.grade(item)
 
         tasks = [asyncio.ensure_future(indexed(i, item)) for i, item in enumerate(items)]
@@ -244,25 +202,24 @@ class SkillMixGrader:
         sample: Sample,
         result: RubricResult | None,
         second: tuple[Sample, RubricResult] | None,
-    ) -> GradingRound:
+    ) -> Grading:
         grader = self.client.identity
         if result is None:
             reason = f"request failed: {sample.error}"
-            return GradingRound(index, grader, None, reason, None, Usage(), error=sample.error)
+            return Grading(None, reason, grader, round=index, error=sample.error)
         if second is None:
-            return GradingRound(
-                index, grader, result.points, result.unscored, sample.text, sample.usage,
-                result.reported_total, length_missing=result.length_missing, cached=sample.cached,
+            return Grading(
+                result.points, result.unscored, grader, sample.text, result.length_missing, round=index,
+                usage=sample.usage, reported_total=result.reported_total, cached=sample.cached,
             )  # fmt: skip
         again, reparsed = second
-        return GradingRound(
-            index, grader, reparsed.points, reparsed.unscored, again.text, sample.usage + again.usage,
-            reparsed.reported_total, reasked=True, length_missing=reparsed.length_missing,
-            first_raw=sample.text,
-            cached=sample.cached and again.cached,
+        return Grading(
+            reparsed.points, reparsed.unscored, grader, again.text, reparsed.length_missing, reasked=True,
+            round=index, usage=sample.usage + again.usage, reported_total=reparsed.reported_total,
+            first_raw=sample.text, cached=sample.cached and again.cached,
         )  # fmt: skip
 
-    def _count(self, rounds: list[GradingRound]) -> None:
+    def _count(self, rounds: list[Grading]) -> None:
         for r in rounds:
             self.stats.rounds += 1
             self.stats.reasked += r.reasked

@@ -1,31 +1,99 @@
-"""Graded generations: what every source of grades (reference CSVs, our JSONL records) is read into.
+"""Graded generations: what every source of grades (the grader, reference CSVs, our JSONL records) gives.
 
-The metrics consume only these objects, so a new source of graded records needs a reader, nothing else.
+The grader returns `Grading`s, the records store them (`Grading.to_record`) and the metrics consume them,
+so a new source of graded records needs a reader, nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens a call consumed, as the provider reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+
+    def split(self, parts: int) -> list[Usage]:
+        """Share one call's usage among the `parts` samples it produced; the parts sum to the whole.
+
+        Providers report usage per call, not per choice, so with n samples in one call each sample is
+        charged an equal share (the remainder goes to the first ones).
+        """
+        inputs = _split_evenly(self.input_tokens, parts)
+        outputs = _split_evenly(self.output_tokens, parts)
+        return [Usage(i, o) for i, o in zip(inputs, outputs, strict=True)]
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _split_evenly(total: int, parts: int) -> list[int]:
+    share, remainder = divmod(total, parts)
+    return [share + (1 if i < remainder else 0) for i in range(parts)]
 
 
 @dataclass(frozen=True)
 class Grading:
-    """One grading round of one answer: k+3 points, or the reason there are none."""
+    """One grading round of one answer: k+3 points, or the reason there are none (exactly one is set).
+
+    The grader fills every field; a reader fills what its source keeps (points, reason, grader, reply).
+    """
 
     points: tuple[int, ...] | None
     unscored: str | None
     grader: str
-    raw: str = ""
+    raw: str | None = None
+    """The reply that was parsed (the re-ask's reply, if there was one); None when the request failed or
+    the source kept no reply."""
     length_missing: bool = False
     """The reply had no length row; its last point is a placeholder for the programmatic sentence count."""
     reasked: bool = False
     """These points come from a re-ask, after the first reply could not be read (the reference never
     re-asks: its mode scores such a grading as the unreadable first reply)."""
+    round: int = 0
+    usage: Usage = field(default_factory=Usage)
+    reported_total: float | None = None
+    """The grader's own "Total" row: a cross-check, never the score."""
+    first_raw: str | None = None
+    """The unreadable reply that prompted the re-ask."""
+    error: str | None = None
+    """Set when the request itself failed (retries exhausted, budget reached): not a grade at all."""
+    cached: bool = False
+    """Served from the response cache (describes one invocation, not the grade)."""
 
     def __post_init__(self) -> None:
         if (self.points is None) == (self.unscored is None):
             raise ValueError("a grading has either points or an unscored reason, not both and not neither")
+
+    def to_record(self) -> dict[str, Any]:
+        """The grading as records store it (evaluation records, `grade` outputs, D(k) files)."""
+        record: dict[str, Any] = {
+            "round": self.round,
+            "grader": self.grader,
+            "raw": self.raw,
+            "usage": self.usage.to_dict(),
+            "reported_total": self.reported_total,
+            "reasked": self.reasked,
+            "cached": self.cached,
+        }
+        record["points" if self.points is not None else "unscored"] = (
+            list(self.points) if self.points is not None else self.unscored
+        )
+        if self.length_missing:
+            record["length_missing"] = True
+        if self.first_raw is not None:
+            record["first_raw"] = self.first_raw
+        if self.error is not None:
+            record["error"] = self.error
+        return record
 
 
 @dataclass(frozen=True)

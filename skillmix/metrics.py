@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from skillmix.graded import GradedGeneration, Grading
-from skillmix.text_checks import NameMatch, named_skills, within_sentence_limit
+from skillmix.text_checks import NameMatch, count_sentences, named_skills, within_sentence_limit
 
 logger = logging.getLogger(__name__)
 
@@ -100,25 +100,52 @@ def usable_points(grading: Grading, options: ScoringOptions) -> tuple[int, ...] 
     return grading.points
 
 
-def generation_points(
+@dataclass(frozen=True)
+class ScoredPoints:
+    """A generation's k+3 points and what made them, so a caller can say why a point was lost."""
+
+    points: list[int]
+    """The points the generation is scored on."""
+    voted: list[int]
+    """The grader rounds' majority vote, before the programmatic length point and the name penalty."""
+    sentences: int | None
+    """The programmatic sentence count (None without `programmatic_length`)."""
+    named: list[bool]
+    """Per skill: the answer spells its name out (all False without `name_penalty`)."""
+
+
+def scored_points(
     record: GradedGeneration, options: ScoringOptions = ScoringOptions()
-) -> list[int] | None:
-    """The k+3 points a generation is scored on: the vote over its usable grading rounds, then the
-    programmatic length point and the name penalty; None when no grading round is scored."""
+) -> ScoredPoints | None:
+    """The vote over a generation's usable grading rounds, then the programmatic length point and the name
+    penalty; None when no grading round is scored."""
     k = record.k
     rounds = [p for p in (usable_points(g, options) for g in record.gradings) if p is not None]
     if options.reference_compat:
         rounds += [(0,) * (k + 3)] * (len(record.gradings) - len(rounds))
     if not rounds:
         return None
-    points = majority_vote(rounds)
+    voted = majority_vote(rounds)
+    points = list(voted)
+    sentences = None
     if options.programmatic_length:
-        points[-1] = int(within_sentence_limit(record.answer, record.k))
+        sentences = count_sentences(record.answer)
+        points[-1] = int(within_sentence_limit(record.answer, k))
+    named = [False] * k
     if options.name_penalty:
-        for index, named in enumerate(named_skills(record.answer, record.skills, options.name_match)):
-            if named:
+        named = named_skills(record.answer, record.skills, options.name_match)
+        for index, is_named in enumerate(named):
+            if is_named:
                 points[index] = 0
-    return points
+    return ScoredPoints(points, voted, sentences, named)
+
+
+def generation_points(
+    record: GradedGeneration, options: ScoringOptions = ScoringOptions()
+) -> list[int] | None:
+    """The k+3 points a generation is scored on (`scored_points`); None when no grading round is scored."""
+    scored = scored_points(record, options)
+    return None if scored is None else scored.points
 
 
 def score_generation(record: GradedGeneration, options: ScoringOptions = ScoringOptions()) -> GenerationScore:

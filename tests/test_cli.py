@@ -45,7 +45,7 @@ BAD_INPUTS = [
         ["export", "--ckpt_path", "{tmp}/none.ckpt", "--output_dir", "{tmp}/x"],
         "none.ckpt. Fix: pass --ckpt_path",
     ),
-    (["grade", "{tmp}/none.jsonl"], "none.jsonl: no such file, and not a run or evaluation folder"),
+    (["grade", "{tmp}/none.jsonl"], "none.jsonl: no such file, and not a run or evaluation folder. Fix:"),
     (["grade", "{tmp}/torn.jsonl"], "torn.jsonl:1: not valid JSON"),
     (
         ["fit", "--data.train_files", "[{tmp}/none.jsonl]", "--trainer.max_steps", "1"],

@@ -13,8 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from datamodules.generation.cache_probe import next_step
-from datamodules.generation.plan import PlannedGeneration
+from datamodules.generation.plan import PlannedGeneration, next_step
 from datamodules.generation.teacher import TeacherSampling
 from graders.batch.jobs import collect_batches, submit_batches
 from graders.client import GenerateRequest, ModelClient

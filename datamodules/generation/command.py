@@ -1,46 +1,47 @@
-"""`python cli.py generate`: make D_SKILL-MIX(k) with a teacher LLM, filtered to full marks."""
+"""`python cli.py generate`: make D_SKILL-MIX(k) with a teacher LLM, filtered to full marks.
+
+What defines a run's data is saved beside it (`d{k}.run.json`) so a resumed run cannot silently change it:
+resuming with a different teacher, grader, prompt template, keep rule, pool, seed, split or catalog would
+mix two data sets in one file; `check_resumable` refuses with the differing fields instead. `n`, budgets,
+concurrency and batch options may change between invocations (a larger `n` extends the plan).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from datamodules.generation.batch_mode import advance_batches, cache_complete
-from datamodules.generation.estimate import Estimate, estimate
-from datamodules.generation.keep_rule import KeepRule
 from datamodules.generation.outputs import (
     AppendingWriter,
+    GenerationProgress,
     OutputFiles,
     Record,
     answer_key,
+    data_summary,
+    invocation_summary,
     is_retryable,
     load_outcomes,
     rewrite,
 )
-from datamodules.generation.pipeline import GenerationPipeline, StopReason
-from datamodules.generation.plan import PlannedGeneration, SkillPool, plan_generations
-from datamodules.generation.progress import GenerationProgress
-from datamodules.generation.run_config import (
-    check_resumable,
-    resolve_splits,
-    run_identity,
-    save_run_config,
-)
-from datamodules.generation.summary import data_summary, invocation_summary
+from datamodules.generation.pipeline import GenerationPipeline, KeepRule, StopReason
+from datamodules.generation.plan import Estimate, PlannedGeneration, SkillPool, estimate, plan_generations
 from datamodules.generation.teacher import TeacherSampling
 from graders.accounting import Budget
 from graders.client import ModelClient
 from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingSettings, SkillMixGrader
-from skillmix.catalog import load_catalog
+from skillmix.catalog import Catalog, load_catalog
 from skillmix.errors import InputError
 from skillmix.jsonl import write_json_atomically
+from skillmix.splits import Splits, SplitsError, make_splits
 
 logger = logging.getLogger(__name__)
 
@@ -284,3 +285,73 @@ def _print_estimate(
         f"  total ~{money['total']} at list prices{' with the Batch API discount' if batch else ''}. "
         "No request was made."
     )
+
+
+class RunConfigError(InputError):
+    """The output folder holds a run made with other settings."""
+
+
+def catalog_fingerprint(catalog: Catalog) -> str:
+    content = [[s.name, s.category, s.definition, s.example] for s in catalog.skills] + [list(catalog.topics)]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
+
+
+def resolve_splits(files: OutputFiles, catalog: Catalog, requested: Path | None, split_seed: int) -> Splits:
+    """The split saved in the output folder, else `requested`, else a new one made with `split_seed`."""
+    saved = Splits.load(files.splits) if files.splits.exists() else None
+    chosen = Splits.load(requested) if requested is not None else saved or make_splits(catalog, split_seed)
+    if saved is not None and chosen != saved:
+        raise SplitsError(
+            f"{files.splits} holds another split than {requested}. Fix: generate into a new output_dir, "
+            "or drop --splits to keep using the saved one"
+        )
+    if requested is None and saved is not None and saved.seed != split_seed:
+        raise SplitsError(
+            f"{files.splits} was made with split_seed={saved.seed}, not {split_seed}. Fix: pass "
+            f"--split_seed {saved.seed}, or generate into a new output_dir"
+        )
+    chosen.check_against(catalog)
+    return chosen
+
+
+def run_identity(
+    *,
+    k: int,
+    seed: int,
+    skill_pool: str,
+    splits: Splits,
+    catalog: Catalog,
+    teacher: str,
+    teacher_sampling: Any,
+    grading: dict[str, Any],
+    keep: Any,
+) -> dict[str, Any]:
+    return {
+        "k": k,
+        "seed": seed,
+        "skill_pool": skill_pool,
+        "split_seed": splits.seed,
+        "train_categories": list(splits.train_categories),
+        "catalog": catalog_fingerprint(catalog),
+        "teacher": teacher,
+        "teacher_sampling": asdict(teacher_sampling),
+        "grading": grading,
+        "keep": asdict(keep),
+    }
+
+
+def check_resumable(files: OutputFiles, identity: dict[str, Any]) -> None:
+    if not files.run_config.exists():
+        return
+    saved = json.loads(files.run_config.read_text(encoding="utf-8"))["identity"]
+    differing = sorted(key for key in set(saved) | set(identity) if saved.get(key) != identity.get(key))
+    if differing:
+        changes = "; ".join(f"{key}: {saved.get(key)!r} -> {identity.get(key)!r}" for key in differing)
+        raise RunConfigError(
+            f"{files.run_config}: this output folder holds D({files.k}) made with other settings "
+            f"({changes}). Fix: use the saved settings to resume, or generate into a new output_dir"
+        )
+
+
+def save_run_config(files: OutputFiles, identity: dict[str, Any], n: int) -> None:
+    write_json_atomically(files.run_config, {"identity": identity, "n": n})

@@ -1,4 +1,4 @@
-"""The files of a generation run, and how they survive a crash.
+"""The files of a generation run, how they survive a crash, and what the run reports about them.
 
 Per k, in the output folder: `d{k}.jsonl` (kept examples, the D(k) schema of docs/data.md plus grading
 metadata), `d{k}.rejects.jsonl` (everything else, with the reason), `d{k}.run.json` (the settings that
@@ -9,16 +9,24 @@ a killed run loses at most the line being written. Starting (and finishing) a ru
 from their contents: one line per id, in plan order, identical answers reduced to the first in plan order.
 That makes the finished files depend only on what was generated, not on how often the run was interrupted
 or in which order concurrent requests happened to finish.
+
+The summary holds, per k, how many combinations were generated and kept, why the rest were rejected, the
+tokens the data set consumed and its list-price cost, and what the last invocation itself did; a live
+progress line shows the same while the run works.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graders.client import ModelClient
+from graders.interface import Usage
+from graders.progress import StatusLine
 from skillmix.errors import InputError
 from skillmix.jsonl import JsonlAppender, iter_jsonl, write_jsonl_atomically
 
@@ -129,3 +137,66 @@ class AppendingWriter:
 
     def write(self, record: Record) -> None:
         (self._rejects if "reason" in record else self._kept).append(record)
+
+
+def list_price_costs(
+    teacher: ModelClient,
+    grader: ModelClient,
+    teacher_usage: Usage,
+    grader_usage: Usage,
+    *,
+    batch: bool = False,
+) -> dict[str, float | None]:
+    """List-price dollars of each side's tokens and their total (None where a model has no price)."""
+    sides = {
+        "teacher": teacher.prices.cost(teacher.backend.model, teacher_usage, batch=batch),
+        "grader": grader.prices.cost(grader.backend.model, grader_usage, batch=batch),
+    }
+    known = [value for value in sides.values() if value is not None]
+    return sides | {"total": sum(known) if len(known) == len(sides) else None}
+
+
+def data_summary(
+    k: int, planned: int, records: Sequence[Record], teacher: ModelClient, grader: ModelClient
+) -> dict[str, Any]:
+    """Totals over every record of D(k), whichever invocation produced it (tokens as first paid for)."""
+    kept = sum("reason" not in r for r in records)
+    reasons = Counter(r["reason"] for r in records if "reason" in r)
+    generated = len(records) - reasons["teacher_error"]
+    usage = {"teacher": Usage(), "grader": Usage()}
+    for record in records:
+        for side, tokens in record.get("usage", {}).items():
+            usage[side] += Usage(**tokens)
+    return {
+        "k": k,
+        "planned": planned,
+        "finished": len(records) - reasons["teacher_error"] - reasons["grader_error"],
+        "generated": generated,
+        "kept": kept,
+        "kept_rate": kept / generated if generated else None,
+        "rejected": dict(sorted(reasons.items())),
+        "teacher": teacher.identity,
+        "grader": grader.identity,
+        "tokens": {side: u.to_dict() for side, u in usage.items()},
+        "estimated_cost_usd": list_price_costs(teacher, grader, usage["teacher"], usage["grader"]),
+        "cost_note": "list prices of on-demand calls; requests answered through a Batch API cost half",
+    }
+
+
+def invocation_summary(
+    stopped: str, teacher: ModelClient, grader: ModelClient, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What this one command did: calls made, cache hits, retries, failures, spend."""
+    if grader is teacher:
+        clients = {"teacher_and_grader": teacher.stats.to_dict()}
+    else:
+        clients = {"teacher": teacher.stats.to_dict(), "grader": grader.stats.to_dict()}
+    return {"stopped": stopped, **clients, **extra}
+
+
+class GenerationProgress(StatusLine):
+    """Use as a context manager; call `show` whenever a combination finishes."""
+
+    def show(self, done: int, kept: int, rejected: int, calls: int, spent: str, in_flight: str = "") -> None:
+        flight = f" | in flight {in_flight}" if in_flight else ""
+        self.update(done, f"kept {kept} | rejected {rejected} | calls {calls}{flight} | spent {spent}")

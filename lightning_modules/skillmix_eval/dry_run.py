@@ -14,7 +14,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from rich.console import Console
 
-from datamodules.generation.estimate import estimate_gradings
+from datamodules.generation.plan import estimate_gradings
 from lightning_modules.skillmix_eval.evaluation import EvalContext
 from skillmix.errors import InputError
 from skillmix.evaluation.store import EvalFolder, pending_indices, step_folder

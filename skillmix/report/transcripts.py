@@ -105,7 +105,7 @@ def item_detail(record: GradedGeneration, options: ScoringOptions) -> dict[str, 
         "sentence_limit": sentence_limit(record.k),
         "within_limit": within_sentence_limit(record.answer, record.k),
         "programmatic_length": options.programmatic_length,
-        "named": named_skills(record.answer, record.skills) if options.name_penalty else None,
+        "named": _named(record, options),
         "points": points,
         "metrics": metrics,
         "unscored": None if points is not None else _unscored_reason(record),
@@ -114,6 +114,11 @@ def item_detail(record: GradedGeneration, options: ScoringOptions) -> dict[str, 
         UNSCORED if metrics is None else FULL_MARKS if metrics["full_marks"] else NOT_FULL_MARKS
     )
     return detail
+
+
+def _named(record: GradedGeneration, options: ScoringOptions) -> list[bool] | None:
+    """Per skill, whether the name penalty fires, matched as the metrics match it (None without it)."""
+    return named_skills(record.answer, record.skills, options.name_match) if options.name_penalty else None
 
 
 def _unscored_reason(record: GradedGeneration) -> str:

@@ -11,7 +11,7 @@ from llm_servers import ScriptedLLMServer
 from scripted_models import DUPLICATE_TEXT
 
 from datamodules.dk_files import read_skillmix_file
-from datamodules.generation.run_config import RunConfigError
+from datamodules.generation.command import RunConfigError
 from datamodules.generation.teacher import TeacherSampling
 from datamodules.provenance import read_training_data
 from graders.credentials import MissingCredentialsError

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from datamodules.generation.command import generate
-from datamodules.generation.keep_rule import KeepRule, judge
 from datamodules.generation.outputs import OutputFiles, load_outcomes, resolve_duplicates
+from datamodules.generation.pipeline import KeepRule, judge
 from datamodules.generation.plan import plan_generations
 from skillmix.catalog import load_catalog
-from skillmix.graded import Grading
+from skillmix.graded import GradedGeneration, Grading
+from skillmix.metrics import score_generation
 from skillmix.splits import make_splits
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs" / "generate").glob("*.yaml"))
@@ -63,6 +67,39 @@ def test_an_unscored_round_counts_as_not_earned_unless_ignored() -> None:
     skill_missed = Grading((0, 1, 1, 1), None, "g")
     missed = judge(KeepRule(), ["metaphor"], "Sailing", clean, [FULL, skill_missed, lost])
     assert (missed.reason, missed.failed) == ("not_full_marks", ("Correctly illustrates metaphor (grader)",))
+
+
+@pytest.mark.parametrize("unscored_rounds", ["ignored", "not_earned"])
+@pytest.mark.parametrize("checks", [(True, True), (False, False)])
+def test_the_keep_rule_is_the_evaluations_full_marks(
+    unscored_rounds: Literal["not_earned", "ignored"], checks: tuple[bool, bool]
+) -> None:
+    """Kept exactly when the evaluation's scoring gives full marks: to the scored rounds when unscored ones
+    are ignored, with unscored rounds as zero votes (the reference's reading) when they are not earned."""
+    rule = KeepRule(*checks, unscored_rounds=unscored_rounds)
+    lost, skill_missed = Grading(None, "no table", "g"), Grading((0, 1, 1, 1), None, "g")
+    rounds = [[FULL] * 3, [FULL, FULL, lost], [FULL, lost, lost], [FULL, skill_missed, lost], [FULL] * 2]
+    answers = ["The harbour was a sleeping giant.", "It rained. Then it stopped.", "A metaphor at sea."]
+    options = replace(rule.scoring, reference_compat=unscored_rounds == "not_earned")
+    for gradings, answer in itertools.product(rounds, answers):
+        record = GradedGeneration("r", "train", 1, ("metaphor",), "Sailing", 0, answer, tuple(gradings))
+        expected = score_generation(record, options).full_marks == 1.0
+        assert judge(rule, ["metaphor"], "Sailing", answer, gradings).keep == expected, (gradings, answer)
+
+
+def test_a_reject_names_every_point_it_missed_and_why() -> None:
+    skills = ["metaphor", "red herring"]
+    answer = "The metaphor sailed. It sank."  # 2 sentences for k=2, and one skill named
+    gradings = [Grading((1, 0, 1, 1, 1), None, "g")] * 2 + [Grading((0, 0, 1, 1, 1), None, "g")]
+    verdict = judge(KeepRule(), skills, "Sailing", answer, gradings)
+    assert (verdict.reason, verdict.failed) == (
+        "not_full_marks",
+        (
+            "Correctly illustrates red herring (grader)",
+            "At most one sentence (counted 2)",
+            "names the skill 'metaphor'",
+        ),
+    )
 
 
 def test_a_torn_last_line_is_dropped_and_a_verdict_beats_an_error(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from skillmix.metrics import (
     majority_vote,
     point_metrics,
     score_generation,
+    scored_points,
     summarize,
 )
 from skillmix.reference_layout import read_reference_layout, split_skills_column
@@ -37,6 +38,20 @@ def _generation(
         Grading(p, None, "gpt-4") if p is not None else Grading(None, "no table", "gpt-4") for p in points
     )
     return GradedGeneration(run, "heldout", len(skills), skills, topic, round_, answer, gradings)
+
+
+def test_scored_points_say_what_the_grader_voted_and_what_the_checks_changed() -> None:
+    long_and_named = "The metaphor sailed. It sank. Then it rose."
+    record = _generation([(1, 0, 1, 1, 1, 1), (1, 0, 1, 1, 1, 1), (0, 0, 1, 1, 1, 1)], long_and_named)
+    scored = scored_points(record)
+    assert scored is not None
+    assert scored.voted == [1, 0, 1, 1, 1, 1]
+    assert (scored.sentences, scored.named) == (3, [True, False, False])
+    assert scored.points == [0, 0, 1, 1, 1, 0]  # the name penalty and the counted length (3 > 2)
+    trusting = scored_points(record, ScoringOptions(programmatic_length=False, name_penalty=False))
+    assert trusting is not None and trusting.points == trusting.voted
+    assert (trusting.sentences, trusting.named) == (None, [False, False, False])
+    assert scored_points(_generation([None, None])) is None
 
 
 def test_majority_vote_ties_go_to_zero() -> None:

@@ -171,6 +171,8 @@ def test_a_transcript_shows_the_length_and_name_decisions_the_metrics_apply():
     assert [g["unscored"] for g in detail["gradings"]] == [None, "no table"]
     lenient = item_detail(record, ScoringOptions(name_penalty=False, programmatic_length=False))
     assert lenient["named"] is None and lenient["points"] == [1] * 5 and lenient["status"] == "full marks"
+    by_word = item_detail(replace(record, answer="A metaphorical thread."), ScoringOptions(name_match="word"))
+    assert by_word["named"] == [False, False] and by_word["points"] == [1] * 5  # the page shows what scored
     unscored = item_detail(replace(record, gradings=record.gradings[1:]), ScoringOptions())
     assert unscored["status"] == "unscored" and unscored["points"] is None
     assert unscored["unscored"] == "none of its 1 grading rounds could be scored (round 1: no table)"
