@@ -84,6 +84,7 @@ DEFAULT_CONFIG = Path(__file__).absolute().parent / "configs" / "default.yaml"
 
 
 def run_trainer_cli(argv: list[str] | None = None) -> None:
+    import torch.distributed
     from lightning.pytorch import Callback, Trainer
     from lightning.pytorch.callbacks import ProgressBar
     from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
@@ -141,6 +142,11 @@ def run_trainer_cli(argv: list[str] | None = None) -> None:
         for run in created:
             remove_if_unused(run)
         raise
+    finally:
+        # Lightning leaves its process groups alive; destroyed at interpreter exit instead, gloo's threads
+        # can abort the process ("terminate called without an active exception") after a finished run.
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 def choose_run_folder(config: Any, subcommand: str) -> Path | None:
