@@ -18,7 +18,8 @@ import time
 import torch
 from transformers import AutoTokenizer
 
-from lightning_modules.hf_model import TINY_LLAMA, load_causal_lm
+from datamodules.packaged import TINY_LLAMA
+from lightning_modules.hf_model import load_causal_lm
 from lightning_modules.skillmix_eval.distributed import batches
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from skillmix.catalog import load_catalog
@@ -43,7 +44,7 @@ def main() -> None:
     conversations = [[{"role": "user", "content": plan.user_turns(item)[0]}] for item in plan.items]
 
     torch.manual_seed(0)
-    model = load_causal_lm(TINY_LLAMA, random_init=True).eval()
+    model = load_causal_lm(str(TINY_LLAMA), random_init=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(TINY_LLAMA)
     # greedy, and no stop token, so that both ways produce exactly max_new_tokens per answer
     generator = BatchGenerator(

@@ -37,10 +37,11 @@ from lightning.pytorch.strategies import ModelParallelStrategy
 from torch.profiler import ProfilerActivity, profile
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from datamodules.packaged import TINY_LLAMA
 from datamodules.skillmix_datamodule import SkillMixDataModule
 from lightning_modules.causal_lm import CausalLMModule
 from lightning_modules.export import export
-from lightning_modules.hf_model import TINY_LLAMA, empty_causal_lm, load_config
+from lightning_modules.hf_model import empty_causal_lm, load_config
 from lightning_modules.schedules import WarmupConstantLR
 from lightning_modules.skillmix_eval.generation import BatchGenerator, StudentSampling
 from skillmix.catalog import load_catalog
@@ -73,11 +74,11 @@ def settings(tiny: bool) -> dict[str, Any]:
 def model_dir(output: Path, tiny: bool) -> Path:
     """The tiny offline model, or the 1B config beside the project's own tokenizer (no weights anywhere)."""
     if tiny:
-        return Path(TINY_LLAMA)
+        return TINY_LLAMA
     target = output / "llama-1b"
     target.mkdir(parents=True, exist_ok=True)
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"):
-        shutil.copy(Path(TINY_LLAMA) / name, target / name)
+        shutil.copy(TINY_LLAMA / name, target / name)
     shutil.copy(LLAMA_1B, target / "config.json")
     return target
 

@@ -26,8 +26,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer, seed_everythin
 from torch.utils.data import DataLoader
 from transformers import AutoConfig, AutoModelForCausalLM
 
+from datamodules.packaged import TINY_LLAMA
 from lightning_modules.causal_lm import CausalLMModule
-from lightning_modules.hf_model import TINY_LLAMA
 from lightning_modules.schedules import WarmupConstantLR
 
 

@@ -6,8 +6,9 @@ The exports are resolved lazily so that `datamodules.generation` (which needs no
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from datamodules.packaged import TINY_LLAMA
 
 if TYPE_CHECKING:
     from datamodules.mixture import DataSource
@@ -19,10 +20,6 @@ _EXPORTS = {
 }
 
 __all__ = ["TINY_LLAMA", "DataSource", "SkillMixDataModule"]
-
-TINY_LLAMA = Path(__file__).resolve().parent / "assets" / "tiny-llama"
-"""The offline default: the project's own byte-level BPE tokenizer and a 2-layer Llama config (no weights),
-built by scripts/build_tiny_assets.py; the data path's tokenizer and the model's architecture."""
 
 
 def __getattr__(name: str) -> Any:

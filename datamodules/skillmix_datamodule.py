@@ -25,10 +25,10 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
-from datamodules import TINY_LLAMA
 from datamodules.batch_sampler import TokenWindowBatchSampler
 from datamodules.collate import PaddingCollator, WindowedExamples
 from datamodules.mixture import DataSource, Mixture, draw_mixture
+from datamodules.packaged import SAMPLE_DATA, TINY_LLAMA_NAME
 from datamodules.tokenized_files import (
     LengthCapReport,
     load_tokenizer,
@@ -37,18 +37,13 @@ from datamodules.tokenized_files import (
 )
 from skillmix.errors import InputError
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-SAMPLE_DATA = PACKAGE_ROOT / "sample_data" / "skillmix_sample.jsonl"
-"""The bundled D(1)+D(2)+D(3) sample that the offline default trains on."""
-TINY_TOKENIZER = TINY_LLAMA
-
 
 class SkillMixDataModule(LightningDataModule):
     """Two-turn SKILL-MIX examples rendered with the model's chat template, loss on the answers only."""
 
     def __init__(
         self,
-        tokenizer: str = str(TINY_TOKENIZER),
+        tokenizer: str = TINY_LLAMA_NAME,
         train_files: list[str | DataSource] | None = None,
         subsample: int | None = None,
         text_corpus: str | None = None,

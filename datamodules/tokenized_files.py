@@ -23,13 +23,14 @@ from datamodules.chat_tokenization import (
     Truncation,
 )
 from datamodules.dk_files import read_skillmix_file, read_text_corpus
+from datamodules.packaged import resolve
 
 CACHE_FORMAT = 1
 """Bump when the tokenized columns change meaning, to invalidate old caches."""
 
 
 def load_tokenizer(name_or_path: str, chat_template: str | None = None) -> PreTrainedTokenizerBase:
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(resolve(name_or_path))
     if chat_template is not None:
         tokenizer.chat_template = chat_template
     if not tokenizer.chat_template:

@@ -11,6 +11,7 @@ from torch.distributed.checkpoint import FileSystemReader, TensorStorageMetadata
 from torch.distributed.checkpoint import load as dcp_load
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
+from datamodules.packaged import resolve
 from lightning_modules.hf_model import load_config
 from lightning_modules.lora import lora_export_model
 from skillmix.errors import InputError
@@ -58,6 +59,7 @@ def export(
     source = model_name_or_path or hparams.get("model_name_or_path")
     if not source:
         raise InputError(f"{checkpoint} records no `model_name_or_path`; pass --model_name_or_path")
+    source = resolve(source)
 
     if hparams.get("lora_rank") or lora_format != "merged":
         model = lora_export_model(checkpoint, hparams, state_dict, source, lora_format).to(torch_dtype)

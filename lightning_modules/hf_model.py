@@ -7,16 +7,16 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
-import datamodules
+from datamodules.packaged import TINY_LLAMA_NAME, resolve
 from skillmix.errors import InputError
 
-TINY_LLAMA = str(datamodules.TINY_LLAMA)
+TINY_LLAMA = TINY_LLAMA_NAME
 """Config + tokenizer of the project's 2-layer Llama (no weights): the offline default, built from scratch."""
 
 
 def load_config(model_name_or_path: str, attn_implementation: str = "sdpa") -> PretrainedConfig:
     """The model's config from a hub id or a local directory, with the attention kernel chosen."""
-    config = AutoConfig.from_pretrained(model_name_or_path)
+    config = AutoConfig.from_pretrained(resolve(model_name_or_path))
     config._attn_implementation = attn_implementation
     return config
 
@@ -48,6 +48,7 @@ def load_causal_lm(
     if random_init:
         config = load_config(model_name_or_path, attn_implementation)
         return AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model_name_or_path = resolve(model_name_or_path)
     local = Path(model_name_or_path)
     if local.is_dir() and not any(local.glob("*.safetensors")) and not any(local.glob("*.bin")):
         raise InputError(

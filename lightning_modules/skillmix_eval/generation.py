@@ -14,6 +14,7 @@ from typing import Any
 
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from datamodules.packaged import resolve
 from graders.chat_generation import ChatGenerator
 from lightning_modules.attention import generation_attention
 from skillmix.errors import InputError
@@ -83,7 +84,7 @@ def model_generation_config(
     read it), else the model's own."""
     if model_name_or_path is not None:
         with contextlib.suppress(OSError):
-            return GenerationConfig.from_pretrained(model_name_or_path)
+            return GenerationConfig.from_pretrained(resolve(model_name_or_path))
     return model.generation_config if model.generation_config is not None else GenerationConfig()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from datamodules.skillmix_datamodule import SAMPLE_DATA, TINY_TOKENIZER
+from datamodules.packaged import SAMPLE_DATA, TINY_LLAMA
 
 # Mistral-7B-Instruct-v0.2's chat template, written so that its rendering tokenizes to exactly what
 # mistral_common's v1 instruct tokenizer produces: "<s> [INST] u1 [/INST] a1</s> [INST] u2 [/INST] a2</s>".
@@ -66,7 +66,7 @@ def mistral_reference():
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer() -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(TINY_TOKENIZER)
+    return AutoTokenizer.from_pretrained(TINY_LLAMA)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from datamodules import DataSource, SkillMixDataModule
 from datamodules.chat_tokenization import IGNORE_INDEX
 from datamodules.collate import PaddingCollator
-from datamodules.skillmix_datamodule import SAMPLE_DATA, TINY_TOKENIZER
+from datamodules.packaged import SAMPLE_DATA, TINY_LLAMA
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def summed_token_loss(model, batch) -> torch.Tensor:
 
 def test_loss_does_not_depend_on_the_padding_mode(sample_datamodule):
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(TINY_TOKENIZER)).eval()
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(TINY_LLAMA)).eval()
     keys = next(iter(sample_datamodule.train_dataloader().batch_sampler))
     examples = sample_datamodule.train_dataloader().dataset.__getitems__(keys)
     pad_id = sample_datamodule.tokenizer.pad_token_id

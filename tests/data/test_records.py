@@ -8,7 +8,7 @@ import datasets
 import pytest
 
 from datamodules.dk_files import DataFileError, read_skillmix_file, read_text_corpus
-from datamodules.skillmix_datamodule import SAMPLE_DATA
+from datamodules.packaged import SAMPLE_DATA
 
 
 def test_bundled_sample_loads_and_datasets_reads_it_too():

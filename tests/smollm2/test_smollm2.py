@@ -18,7 +18,7 @@ from transformers import AutoModelForCausalLM
 from cli import main
 from datamodules.chat_tokenization import IGNORE_INDEX, ChatExampleTokenizer
 from datamodules.collate import PaddingCollator
-from datamodules.skillmix_datamodule import SAMPLE_DATA
+from datamodules.packaged import SAMPLE_DATA
 from graders.chat_generation import ChatGenerator
 from lightning_modules.causal_lm import CausalLMModule
 from scripts.convert_gguf import greedy_reply

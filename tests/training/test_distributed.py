@@ -13,7 +13,7 @@ from torch.distributed.checkpoint import FileSystemReader
 from transformers import AutoModelForCausalLM
 
 from cli import main
-from datamodules.skillmix_datamodule import SAMPLE_DATA
+from datamodules.packaged import SAMPLE_DATA
 from tests.training.tiny import logged_steps, small_fit_config
 from tests.two_processes import run_cli_on_two_processes
 

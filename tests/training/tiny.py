@@ -82,10 +82,11 @@ def build_pretrained_tiny_dir(root: Path, seed: int = 0) -> Path:
     a stand-in for a hub model (weights to load, so a LoRA run keeps its base out of checkpoints)."""
     from transformers import AutoTokenizer
 
-    from lightning_modules.hf_model import TINY_LLAMA, load_causal_lm
+    from datamodules.packaged import TINY_LLAMA
+    from lightning_modules.hf_model import load_causal_lm
 
     torch.manual_seed(seed)
-    load_causal_lm(TINY_LLAMA, random_init=True).save_pretrained(root)
+    load_causal_lm(str(TINY_LLAMA), random_init=True).save_pretrained(root)
     AutoTokenizer.from_pretrained(TINY_LLAMA).save_pretrained(root)
     return root
 
