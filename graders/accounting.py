@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from graders.interface import Usage
+from graders.pricing import UNKNOWN_COST, cost_text
 from graders.rate_limit import RateStats
 from skillmix.errors import InputError
 
@@ -32,11 +33,14 @@ class RunStats:
     rate: RateStats | None = None
     """Achieved rates, in-flight level and 429s, from the client's limiter."""
 
+    local: bool = False
+    """The model runs on this machine (`graders.pricing.runs_locally`): unpriced calls cost nothing."""
+
     def cost_text(self) -> str:
         if self.unpriced_calls and self.cost_usd == 0.0:
-            return "n/a"
+            return UNKNOWN_COST
         note = f" + {self.unpriced_calls} unpriced calls" if self.unpriced_calls else ""
-        return f"${self.cost_usd:.4f}{note}"
+        return cost_text(self.cost_usd, local=self.local, digits=4) + note
 
     def summary(self) -> str:
         retried = ", ".join(f"{kind} {n}" for kind, n in sorted(self.retries.items())) or "none"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from graders.accounting import Budget, RunStats
 from graders.cache import CachedResponse, CacheMode, ResponseCache, cache_key
 from graders.interface import Backend, BackendError, Completion, ErrorKind, Message, SamplingParams, Usage
-from graders.pricing import PriceTable
+from graders.pricing import PriceTable, runs_locally
 from graders.progress import RichProgress
 from graders.rate_limit import CallCost, RateLimiter
 from graders.retry import Clock, RetryPolicy, Sleep, call_with_retries, timeout_error
@@ -142,7 +142,8 @@ class ModelClient:
             )
         self.budget = Budget(budget_usd) if budget_usd is not None else None
         self.progress = progress
-        self.stats = RunStats(rate=self.limiter.stats)
+        self.local = runs_locally(backend.provider, backend.base_url)
+        self.stats = RunStats(rate=self.limiter.stats, local=self.local)
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -151,6 +152,11 @@ class ModelClient:
     def identity(self) -> str:
         """`provider:model`, as recorded with every result."""
         return f"{self.backend.provider}:{self.backend.model}"
+
+    def list_price(self, usage: Usage, *, batch: bool = False) -> float | None:
+        """What `usage` costs at list price: None for an unpriced API model, 0 for a local one."""
+        cost = self.prices.cost(self.backend.model, usage, batch=batch)
+        return 0.0 if cost is None and self.local else cost
 
     def key(self, request: GenerateRequest, sample_index: int) -> str:
         return cache_key(
@@ -331,7 +337,8 @@ class ModelClient:
     def _charge(self, completion: Completion) -> float:
         self.stats.usage = self.stats.usage + completion.usage
         if self.price is None:
-            self.stats.unpriced_calls += 1
+            if not self.local:
+                self.stats.unpriced_calls += 1
             return 0.0
         cost = self.price.cost(completion.usage)
         self.stats.cost_usd += cost
@@ -343,4 +350,5 @@ class ModelClient:
 
     async def aclose(self) -> None:
         await self.backend.aclose()
-        log.info("%s: %s", self.identity, self.stats.summary())
+        if self.stats.samples_requested:
+            log.info("%s: %s", self.identity, self.stats.summary())

@@ -3,7 +3,8 @@
 The defaults are the providers' public list prices for on-demand calls; provider Batch APIs bill half.
 Prices change: override or extend them with a JSON or YAML file mapping a model id to
 `{input: USD per 1M input tokens, output: USD per 1M output tokens}`. A model that is not in the table
-has an unknown cost (shown as n/a), never a cost of 0.
+has an unknown cost, never a cost of 0, unless it runs on this machine (an in-process model or a server on
+loopback), which costs no API dollars. Every command words these two cases alike (`cost_text`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import yaml
 
@@ -19,6 +21,24 @@ from graders.interface import Usage
 from skillmix.errors import InputError
 
 BATCH_DISCOUNT = 0.5
+UNKNOWN_COST = "unknown (no list price)"
+LOCAL_COST = "free (runs locally)"
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+
+
+def runs_locally(provider: str, base_url: str) -> bool:
+    """An in-process Hugging Face model, or a server on this machine: no API bill."""
+    return provider == "hf" or (urlparse(base_url).hostname or "") in _LOOPBACK_HOSTS
+
+
+def cost_text(cost: float | None, *, local: bool = False, digits: int = 2, estimate: bool = False) -> str:
+    """Dollars (an `estimate` as "~$1.20 at list prices"), or why there are none: the one wording for
+    unpriced and local models."""
+    if local and not cost:
+        return LOCAL_COST
+    if cost is None:
+        return UNKNOWN_COST
+    return f"~${cost:,.{digits}f} at list prices" if estimate else f"${cost:,.{digits}f}"
 
 
 @dataclass(frozen=True)

@@ -116,15 +116,34 @@ class ClientSettings:
             progress=progress,
         )
 
-    def planning_client(self) -> ModelClient:
+    def planning_client(self, *, read_cache: bool = False) -> ModelClient:
         """A client that plans and prices calls like the real one but can make none: no credentials read, no
-        model loaded, no cache opened. For dry runs."""
+        model loaded. For dry runs. With `read_cache`, it answers from an existing response cache (to count
+        what is already done), else it opens none."""
         if self.provider not in SAMPLES_PER_CALL:
             self.build_backend()  # raises the unknown-provider error
         backend = _PlanningBackend(
-            self.provider, self.model, self.base_url or "", SAMPLES_PER_CALL[self.provider]
+            self.provider, self.model, self._resolved_base_url(), SAMPLES_PER_CALL[self.provider]
         )
-        return ModelClient(backend, cache=None, prices=PriceTable.with_overrides(self.prices))
+        cache_path = self.cache or default_cache_path()
+        reads = read_cache and self.cache_mode == CacheMode.USE.value and cache_path.exists()
+        return ModelClient(
+            backend,
+            cache=ResponseCache(cache_path) if reads else None,
+            prices=PriceTable.with_overrides(self.prices),
+        )
+
+    def _resolved_base_url(self) -> str:
+        """The base URL the real backend would call (cache keys include it)."""
+        if self.provider in ("openai", "openai-compatible"):
+            from graders.backends.openai_chat import resolve_base_url
+
+            return resolve_base_url(self.base_url)
+        if self.provider == "anthropic":
+            from graders.backends.anthropic_messages import resolve_base_url as resolve_anthropic_url
+
+            return resolve_anthropic_url(self.base_url)
+        return ""
 
 
 @dataclass

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from datamodules.generation.plan import Estimate, PlannedGeneration, SkillPool, 
 from datamodules.generation.teacher import TeacherSampling
 from graders.accounting import Budget
 from graders.client import ModelClient
+from graders.pricing import UNKNOWN_COST, cost_text
 from graders.settings import ClientSettings
 from graders.skillmix_grader import GradingSettings, SkillMixGrader
 from skillmix.catalog import Catalog, load_catalog
@@ -106,13 +108,17 @@ def generate(
         batch_wait: In batch mode, wait for each stage's batch to end (up to 24 h each); if false, submit
             and return, and re-run the command later to continue.
         batch_poll_seconds: How often to poll a running batch.
-        dry_run: Print the calls and the estimated cost of the remaining work, then stop without any call.
+        dry_run: Print the calls and the estimated cost of the remaining work, then stop without any call
+            (no API key needed).
     """
     catalog = load_catalog(skills_csv, topics_txt)
     files = OutputFiles(Path(output_dir), k)
     chosen_splits = resolve_splits(files, catalog, splits, split_seed)
     plan = plan_generations(catalog, chosen_splits, k=k, n=n, seed=seed, pool=skill_pool)
-    teacher_client, grader_client = _build_clients(teacher, grader, max_cost_usd)
+    if dry_run:
+        teacher_client, grader_client = _planning_clients(teacher, grader)
+    else:
+        teacher_client, grader_client = _build_clients(teacher, grader, max_cost_usd)
     grader_ = grading.build_grader(grader_client)
     identity = run_identity(
         k=k, seed=seed, skill_pool=skill_pool, splits=chosen_splits, catalog=catalog,
@@ -124,7 +130,6 @@ def generate(
     if dry_run:
         work = estimate(todo, teacher_client, grader_, teacher_sampling)
         _print_estimate(work, len(plan), teacher_client, grader_client, batch)
-        asyncio.run(_close(teacher_client, grader_client))
         return
     chosen_splits.save(files.splits)
     save_run_config(files, identity, n)
@@ -152,6 +157,13 @@ def _build_clients(
         shared = Budget(max_cost_usd)
         teacher_client.budget = grader_client.budget = shared
     return teacher_client, grader_client
+
+
+def _planning_clients(teacher: ClientSettings, grader: ClientSettings) -> tuple[ModelClient, ModelClient]:
+    """Clients for the dry run: they read the response cache (to know what is done) and price calls, but
+    read no credentials and can make no call."""
+    teacher_client = teacher.planning_client(read_cache=True)
+    return teacher_client, teacher_client if grader == teacher else grader.planning_client(read_cache=True)
 
 
 async def _close(teacher: ModelClient, grader: ModelClient) -> None:
@@ -208,8 +220,10 @@ class _Run:
     ) -> StopReason:
         writer = AppendingWriter(self.files)
         kept_answers = {answer_key(r["answer"]): r["id"] for r in self.outcomes.values() if "reason" not in r}
-        counts = {"kept": 0, "rejected": 0}
-        finished_before = len(self.plan) - len(todo)
+        # The progress line counts the whole data set, earlier invocations included, as the summary does.
+        redone = {planned.id for planned in todo}
+        earlier = [self.outcomes[p.id] for p in self.plan if p.id not in redone and p.id in self.outcomes]
+        counts = Counter("rejected" if "reason" in record else "kept" for record in earlier)
 
         def sink(record: Record) -> None:
             if "reason" not in record:
@@ -220,12 +234,16 @@ class _Run:
             writer.write(record)
             counts["rejected" if "reason" in record else "kept"] += 1
             progress.show(
-                finished_before + counts["kept"] + counts["rejected"], counts["kept"], counts["rejected"],
-                pipeline.calls_made, self._spent(), self._in_flight(),
-            )  # fmt: skip
+                counts.total(),
+                counts["kept"],
+                counts["rejected"],
+                pipeline.calls_made,
+                self._spent(),
+                self._in_flight(),
+            )
 
         with GenerationProgress(f"D({self.files.k})", total=len(self.plan)) as progress:
-            progress.show(finished_before, 0, 0, 0, self._spent())
+            progress.show(counts.total(), counts["kept"], counts["rejected"], 0, self._spent())
             return await pipeline.run(todo, sink, concurrency=self.concurrency, max_requests=max_requests)
 
     def _in_flight(self) -> str:
@@ -242,8 +260,9 @@ class _Run:
     def _spent(self) -> str:
         clients = {self.teacher, self.grader.client}
         if any(c.stats.unpriced_calls for c in clients):
-            return "n/a"
-        return f"${sum(c.stats.cost_usd for c in clients):.4f}"
+            return UNKNOWN_COST
+        spent = sum(c.stats.cost_usd for c in clients)
+        return cost_text(spent, local=all(c.local for c in clients), digits=4)
 
     def _finish(self, order: dict[str, int], stopped: str, extra: dict[str, Any]) -> None:
         """Rewrite the files in plan order and update the summary; runs after every stop, clean or not."""
@@ -273,16 +292,17 @@ def _print_estimate(
     work: Estimate, planned: int, teacher: ModelClient, grader: ModelClient, batch: bool
 ) -> None:
     cost = work.cost(teacher, grader, batch=batch)
-    money = {side: "n/a (no price)" if v is None else f"${v:,.2f}" for side, v in cost.items()}
+    local = {"teacher": teacher.local, "grader": grader.local, "total": teacher.local and grader.local}
+    money = {side: cost_text(value, local=local[side], estimate=True) for side, value in cost.items()}
     stages = ", ".join(f"{stage} {count}" for stage, count in sorted(work.stages.items())) or "none"
     Console(soft_wrap=True).print(
         f"Dry run: {work.combinations} of {planned} planned combinations left to generate "
         f"(next request needed: {stages}).\n"
         f"  teacher {teacher.identity}: {work.teacher_calls} calls, ~{work.teacher_usage.input_tokens:,} "
-        f"input + ~{work.teacher_usage.output_tokens:,} output tokens, ~{money['teacher']}\n"
+        f"input + ~{work.teacher_usage.output_tokens:,} output tokens, {money['teacher']}\n"
         f"  grader {grader.identity}: {work.grader_calls} calls, ~{work.grader_usage.input_tokens:,} "
-        f"input + ~{work.grader_usage.output_tokens:,} output tokens, ~{money['grader']}\n"
-        f"  total ~{money['total']} at list prices{' with the Batch API discount' if batch else ''}. "
+        f"input + ~{work.grader_usage.output_tokens:,} output tokens, {money['grader']}\n"
+        f"  total {money['total']}{' with the Batch API discount' if batch and cost['total'] else ''}. "
         "No request was made."
     )
 

@@ -147,10 +147,11 @@ def list_price_costs(
     *,
     batch: bool = False,
 ) -> dict[str, float | None]:
-    """List-price dollars of each side's tokens and their total (None where a model has no price)."""
+    """List-price dollars of each side's tokens and their total (None where an API model has no price; a
+    local model costs 0)."""
     sides = {
-        "teacher": teacher.prices.cost(teacher.backend.model, teacher_usage, batch=batch),
-        "grader": grader.prices.cost(grader.backend.model, grader_usage, batch=batch),
+        "teacher": teacher.list_price(teacher_usage, batch=batch),
+        "grader": grader.list_price(grader_usage, batch=batch),
     }
     known = [value for value in sides.values() if value is not None]
     return sides | {"total": sum(known) if len(known) == len(sides) else None}

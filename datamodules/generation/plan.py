@@ -163,7 +163,7 @@ class Estimate:
     def cost(
         self, teacher: ModelClient, grader: ModelClient, *, batch: bool = False
     ) -> dict[str, float | None]:
-        """List-price dollars per side and in total (None where a model has no price)."""
+        """List-price dollars per side and in total (None where an API model has no price)."""
         return list_price_costs(teacher, grader, self.teacher_usage, self.grader_usage, batch=batch)
 
 

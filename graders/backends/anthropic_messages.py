@@ -17,6 +17,12 @@ from graders.rate_limit import rate_limit_headers
 ANTHROPIC_URL = "https://api.anthropic.com"
 
 
+def resolve_base_url(base_url: str | None) -> str:
+    """The URL calls go to (part of every cache key): `base_url`, else `$ANTHROPIC_BASE_URL`, else
+    Anthropic's."""
+    return (base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL).rstrip("/")
+
+
 class AnthropicBackend(SdkBackend[anthropic.AsyncAnthropic]):
     """Messages API calls, one sample per call (the API has no `n`), SDK retries off.
 
@@ -44,7 +50,7 @@ class AnthropicBackend(SdkBackend[anthropic.AsyncAnthropic]):
             ),
         )
         self.model = model
-        self.base_url = (base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL).rstrip("/")
+        self.base_url = resolve_base_url(base_url)
         client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url, max_retries=0)
         super().__init__(anthropic, client, key)
 

@@ -21,6 +21,11 @@ _NO_KEY_PLACEHOLDER = "EMPTY"
 """What an OpenAI-compatible server without authentication gets as a key (the SDK needs a non-empty one)."""
 
 
+def resolve_base_url(base_url: str | None) -> str:
+    """The URL calls go to (part of every cache key): `base_url`, else `$OPENAI_BASE_URL`, else OpenAI's."""
+    return (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+
+
 class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
     """Chat Completions via `openai.AsyncOpenAI`, with the SDK's own retries off (`ModelClient` retries).
 
@@ -44,7 +49,6 @@ class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
     ) -> None:
         if provider not in ("openai", "openai-compatible"):
             raise InputError(f"provider must be 'openai' or 'openai-compatible', got {provider!r}")
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if provider == "openai":
             key = require_env(
                 api_key_env,
@@ -55,7 +59,7 @@ class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
                 ),
             )
         else:
-            if base_url is None:
+            if not (base_url or os.environ.get("OPENAI_BASE_URL")):
                 raise InputError(
                     "provider=openai-compatible needs the server's URL: pass base_url=http://HOST:PORT/v1 "
                     "or set OPENAI_BASE_URL"
@@ -63,7 +67,7 @@ class OpenAIBackend(SdkBackend[openai.AsyncOpenAI]):
             key = os.environ.get(api_key_env, "").strip() or _NO_KEY_PLACEHOLDER
         self.provider = provider
         self.model = model
-        self.base_url = (base_url or OPENAI_URL).rstrip("/")
+        self.base_url = resolve_base_url(base_url)
         self.max_samples_per_call = max_samples_per_call
         super().__init__(openai, openai.AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0), key)
 

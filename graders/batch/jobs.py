@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from graders.batch.protocol import BatchAPI
 from graders.cache import BatchJob, CachedResponse, ResponseCache
 from graders.client import GenerateRequest, ModelClient, PlannedCall
-from graders.pricing import PriceTable
+from graders.pricing import PriceTable, cost_text
 from graders.retry import Sleep
 from skillmix.errors import InputError
 
@@ -94,7 +94,7 @@ class CollectReport:
 
     def summary(self) -> str:
         missing = ", ".join(f"{reason} {n}" for reason, n in self.missing.items()) or "none"
-        cost = "n/a" if self.cost_usd is None else f"${self.cost_usd:.4f}"
+        cost = cost_text(self.cost_usd, digits=4)
         running = f"; still running: {', '.join(self.still_running)}" if self.still_running else ""
         return (
             f"ingested {self.ingested_samples} samples (est. batch cost {cost}); missing: {missing}{running}"

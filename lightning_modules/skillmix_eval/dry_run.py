@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from rich.console import Console
 
 from datamodules.generation.plan import estimate_gradings
+from graders.pricing import cost_text
 from lightning_modules.skillmix_eval.evaluation import EvalContext
 from skillmix.errors import InputError
 from skillmix.evaluation.store import EvalFolder, pending_indices, step_folder
@@ -63,7 +64,7 @@ def print_dry_run(context: EvalContext, steps: list[int], console: Console | Non
         to_grade += grade
     catalog = context.plan.catalog
     work = estimate_gradings([(catalog.skills_named(i.skills), i.topic) for i in to_grade], grader)
-    cost = grader.client.prices.cost(grader.client.backend.model, work.grader_usage)
+    cost = grader.client.list_price(work.grader_usage)
     (console or Console(soft_wrap=True)).print(
         f"Dry run: SKILL-MIX evaluation of {len(steps)} checkpoint{'' if len(steps) == 1 else 's'} "
         f"(steps {', '.join(map(str, steps)) or 'none'}), {len(context.plan.items)} generations each, "
@@ -75,10 +76,6 @@ def print_dry_run(context: EvalContext, steps: list[int], console: Console | Non
         f"  grader {grader.client.identity}: {context.grading.rounds * len(to_grade)} grading requests "
         f"({context.grading.rounds} rounds x {len(to_grade)} answers) in {work.grader_calls} calls, "
         f"~{work.grader_usage.input_tokens:,} input + ~{work.grader_usage.output_tokens:,} output tokens, "
-        f"~{_money(cost)} at list prices\n"
+        f"{cost_text(cost, local=grader.client.local, estimate=True)}\n"
         "  cached responses would be served without a call. Nothing was generated, no request was made."
     )
-
-
-def _money(cost: float | None) -> str:
-    return "n/a (no price)" if cost is None else f"${cost:,.2f}"

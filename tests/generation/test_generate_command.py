@@ -128,6 +128,56 @@ def test_dry_run_counts_the_calls_and_makes_none(
     assert "12 of 18 planned combinations left" in capsys.readouterr().out
 
 
+def test_dry_run_needs_no_key_and_reads_what_the_cache_already_holds(
+    server: ScriptedLLMServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, cache = tmp_path / "data", tmp_path / "cache.sqlite"
+    openai = ClientSettings(provider="openai", model="gpt-4o", base_url=f"{server.url}/v1", cache=cache)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    run_generate(server.url, out, cache, n=6, teacher=openai, grader=openai)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    for outcomes in ("d1.jsonl", "d1.rejects.jsonl"):
+        (out / outcomes).unlink()  # the outcomes are gone; the cache still answers every request of the 6
+    calls_before = len(server.state.model_requests())
+    capsys.readouterr()
+
+    run_generate(server.url, out, cache, teacher=openai, grader=openai, dry_run=True)
+    report = capsys.readouterr().out
+    assert len(server.state.model_requests()) == calls_before
+    assert "18 of 18 planned combinations left to generate (next request needed: cached 6, turn1 12)" in report
+    assert "teacher openai:gpt-4o: 24 calls" in report  # only the 12 uncached combinations cost calls
+    assert "~$" in report and "at list prices" in report
+
+
+def test_dry_run_names_an_unpriced_api_model_and_a_local_one_alike_everywhere(
+    server: ScriptedLLMServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache.sqlite"
+    unpriced = ClientSettings(provider="openai", model="gpt-99-preview")
+    run_generate(server.url, tmp_path / "a", cache, teacher=unpriced, grader=unpriced, dry_run=True)
+    report = capsys.readouterr().out
+    assert report.count("unknown (no list price)") == 3 and "$" not in report
+    assert not cache.exists()
+
+    run_generate(server.url, tmp_path / "b", cache, dry_run=True)  # the scripted server runs on loopback
+    report = capsys.readouterr().out
+    assert report.count("free (runs locally)") == 3 and "$" not in report and "n/a" not in report
+
+
+def test_a_resumed_run_shows_the_whole_data_set_in_its_progress_line(
+    server: ScriptedLLMServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the whole line, bar and count included
+    out, cache = tmp_path / "data", tmp_path / "cache.sqlite"
+    run_generate(server.url, out, cache, n=6)
+    capsys.readouterr()
+    run_generate(server.url, out, cache)
+    summary = json.loads((out / "summary.json").read_text())["d1"]
+    progress = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"18/18 kept {summary['kept']} | rejected {summary['finished'] - summary['kept']} |" in progress
+    assert "spent free (runs locally)" in progress
+
+
 def test_budget_cap_stops_cleanly_and_the_rerun_finishes(server: ScriptedLLMServer, tmp_path: Path) -> None:
     out, cache = tmp_path / "data", tmp_path / "cache.sqlite"
     prices = tmp_path / "prices.yaml"
