@@ -19,7 +19,7 @@ def git(*arguments: str) -> str:
 
 
 def test_no_tracked_file_matches_an_ignore_rule() -> None:
-    """A rule that matches a source folder (`data/` matched tests/data) would drop new files there silently."""
+    """A rule matching a source folder (`data/` matched tests/data) would drop new files there silently."""
     assert git("ls-files", "--cached", "--ignored", "--exclude-standard") == ""
 
 

@@ -129,7 +129,10 @@ def test_dry_run_counts_the_calls_and_makes_none(
 
 
 def test_dry_run_needs_no_key_and_reads_what_the_cache_already_holds(
-    server: ScriptedLLMServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    server: ScriptedLLMServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out, cache = tmp_path / "data", tmp_path / "cache.sqlite"
     openai = ClientSettings(provider="openai", model="gpt-4o", base_url=f"{server.url}/v1", cache=cache)
@@ -144,7 +147,9 @@ def test_dry_run_needs_no_key_and_reads_what_the_cache_already_holds(
     run_generate(server.url, out, cache, teacher=openai, grader=openai, dry_run=True)
     report = capsys.readouterr().out
     assert len(server.state.model_requests()) == calls_before
-    assert "18 of 18 planned combinations left to generate (next request needed: cached 6, turn1 12)" in report
+    assert "18 of 18 planned combinations left to generate (next request needed: cached 6, turn1 12)" in (
+        report
+    )
     assert "teacher openai:gpt-4o: 24 calls" in report  # only the 12 uncached combinations cost calls
     assert "~$" in report and "at list prices" in report
 
@@ -165,7 +170,10 @@ def test_dry_run_names_an_unpriced_api_model_and_a_local_one_alike_everywhere(
 
 
 def test_a_resumed_run_shows_the_whole_data_set_in_its_progress_line(
-    server: ScriptedLLMServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    server: ScriptedLLMServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # the whole line, bar and count included
     out, cache = tmp_path / "data", tmp_path / "cache.sqlite"
