@@ -125,7 +125,7 @@ class ClientSettings:
         backend = _PlanningBackend(
             self.provider, self.model, self._resolved_base_url(), SAMPLES_PER_CALL[self.provider]
         )
-        cache_path = self.cache or default_cache_path()
+        cache_path = Path(self.cache or default_cache_path())  # a YAML config may give a string
         reads = read_cache and self.cache_mode == CacheMode.USE.value and cache_path.exists()
         return ModelClient(
             backend,
